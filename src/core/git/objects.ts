@@ -1,0 +1,99 @@
+import { createHash } from 'node:crypto';
+import { deflateSync, inflateSync } from 'node:zlib';
+import git from 'isomorphic-git';
+import { KnockEnvError } from '../errors.js';
+import { errnoCode, type FileSystem } from './fs.js';
+
+export type ObjectType = 'blob' | 'tree' | 'commit' | 'tag';
+
+export interface GitStore {
+  fs: FileSystem;
+  gitdir: string;
+  /** One isomorphic-git cache per command, so packs are read once. */
+  cache: object;
+}
+
+export const EMPTY_TREE_OID = '4b825dc642cb6eb9a060e54bf8d69288fbee4904';
+
+export function objectBytes(type: ObjectType, content: Uint8Array): Buffer {
+  return Buffer.concat([Buffer.from(`${type} ${content.length}\0`), content]);
+}
+
+export function hashObject(type: ObjectType, content: Uint8Array): string {
+  return createHash('sha1').update(`${type} ${content.length}\0`).update(content).digest('hex');
+}
+
+function loosePath(store: GitStore, oid: string): string {
+  return `${store.gitdir}/objects/${oid.slice(0, 2)}/${oid.slice(2)}`;
+}
+
+const knownDirs = new WeakMap<GitStore, Set<string>>();
+
+/** Writes a loose object (if absent) and returns its id. Temp file + rename, like git. */
+export async function writeObject(store: GitStore, type: ObjectType, content: Uint8Array): Promise<string> {
+  const oid = hashObject(type, content);
+  const path = loosePath(store, oid);
+  const { promises: fsp } = store.fs;
+  try {
+    await fsp.lstat(path);
+    return oid;
+  } catch (error) {
+    if (errnoCode(error) !== 'ENOENT') throw error;
+  }
+  let dirs = knownDirs.get(store);
+  if (!dirs) knownDirs.set(store, (dirs = new Set()));
+  const dir = `${store.gitdir}/objects/${oid.slice(0, 2)}`;
+  if (!dirs.has(dir)) {
+    await fsp.mkdir(dir, { recursive: true });
+    dirs.add(dir);
+  }
+  const tmp = `${dir}/tmp_obj_${process_unique()}`;
+  await fsp.writeFile(tmp, deflateSync(objectBytes(type, content), { level: 1 }));
+  await fsp.rename(tmp, path);
+  return oid;
+}
+
+let counter = 0;
+function process_unique(): string {
+  counter += 1;
+  return `${Date.now().toString(36)}${Math.random().toString(36).slice(2, 8)}${counter}`;
+}
+
+export interface RawObject {
+  type: ObjectType;
+  content: Buffer;
+}
+
+/** Reads an object: loose objects directly, packed ones through isomorphic-git with the shared cache. */
+export async function readObject(store: GitStore, oid: string): Promise<RawObject> {
+  let deflated: Buffer | null = null;
+  try {
+    deflated = (await store.fs.promises.readFile(loosePath(store, oid))) as Buffer;
+  } catch (error) {
+    if (errnoCode(error) !== 'ENOENT') throw error;
+  }
+  if (deflated !== null) {
+    const raw = inflateSync(deflated);
+    const space = raw.indexOf(0x20);
+    const nul = raw.indexOf(0, space);
+    const type = raw.subarray(0, space).toString('latin1') as ObjectType;
+    return { type, content: raw.subarray(nul + 1) };
+  }
+  try {
+    const result = await git.readObject({ fs: store.fs, gitdir: store.gitdir, oid, cache: store.cache, format: 'content' });
+    return { type: result.type as ObjectType, content: Buffer.from(result.object as Uint8Array) };
+  } catch (error) {
+    throw new KnockEnvError('NOT_FOUND', `Git object ${oid} is missing from the repository.`, {
+      hint: 'Run `git fsck` to check the repository.',
+      cause: error,
+    });
+  }
+}
+
+export async function readTyped(store: GitStore, oid: string, type: ObjectType): Promise<Buffer> {
+  const object = await readObject(store, oid);
+  if (object.type !== type) {
+    throw new KnockEnvError('NOT_FOUND', `Git object ${oid} is a ${object.type}, expected a ${type}.`);
+  }
+  return object.content;
+}
