@@ -1,6 +1,5 @@
 import { createHash } from 'node:crypto';
 import { deflateSync, inflateSync } from 'node:zlib';
-import git from 'isomorphic-git';
 import { KnockEnvError } from '../errors.js';
 import { errnoCode, type FileSystem } from './fs.js';
 
@@ -80,6 +79,8 @@ export async function readObject(store: GitStore, oid: string): Promise<RawObjec
     return { type, content: raw.subarray(nul + 1) };
   }
   try {
+    // Packed objects: isomorphic-git reads packs; loaded only when a pack is met (it costs ~100 ms to load).
+    const { default: git } = await import('isomorphic-git');
     const result = await git.readObject({ fs: store.fs, gitdir: store.gitdir, oid, cache: store.cache, format: 'content' });
     return { type: result.type as ObjectType, content: Buffer.from(result.object as Uint8Array) };
   } catch (error) {

@@ -1,5 +1,4 @@
 import { hostname } from 'node:os';
-import git from 'isomorphic-git';
 import { KnockEnvError } from '../errors.js';
 import { errnoCode, readIfExists, type FileSystem } from './fs.js';
 import type { GitStore } from './objects.js';
@@ -30,8 +29,22 @@ export async function currentBranch(store: GitStore): Promise<string | null> {
   return text.startsWith('ref: refs/heads/') ? text.slice('ref: refs/heads/'.length) : null;
 }
 
+/** Points HEAD at a branch, through HEAD.lock as git does. */
 export async function setHead(store: GitStore, branch: string): Promise<void> {
-  await git.writeRef({ fs: store.fs, gitdir: store.gitdir, ref: 'HEAD', value: `refs/heads/${branch}`, symbolic: true, force: true });
+  const lockPath = `${store.gitdir}/HEAD.lock`;
+  const handle = await store.fs.promises.open(lockPath, 'wx').catch((error: unknown) => {
+    if (errnoCode(error) === 'EEXIST') {
+      throw new KnockEnvError('CONCURRENT_UPDATE', `HEAD is locked (${lockPath} exists).`, { hint: 'Wait for the other git command to finish, then retry.' });
+    }
+    throw error;
+  });
+  try {
+    await handle.writeFile(`ref: refs/heads/${branch}\n`);
+    await handle.sync();
+  } finally {
+    await handle.close();
+  }
+  await store.fs.promises.rename(lockPath, `${store.gitdir}/HEAD`);
 }
 
 export interface RefUpdate {

@@ -1,0 +1,67 @@
+#!/usr/bin/env node
+// The README's first command: a knock-env project from init to production,
+// in a temporary directory, from the demo resources in fixtures/demo.
+import { cp, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { execa } from 'execa';
+
+const root = resolve(import.meta.dirname, '..');
+const bin = join(root, 'bin/knock-env.js');
+const keep = process.argv.includes('--keep');
+const dir = await mkdtemp(join(tmpdir(), 'knock-env-demo-'));
+const env = {
+  ...process.env,
+  GIT_AUTHOR_NAME: process.env.GIT_AUTHOR_NAME ?? 'Demo Engineer',
+  GIT_AUTHOR_EMAIL: process.env.GIT_AUTHOR_EMAIL ?? 'demo@example.com',
+  GIT_COMMITTER_NAME: process.env.GIT_COMMITTER_NAME ?? 'Demo Engineer',
+  GIT_COMMITTER_EMAIL: process.env.GIT_COMMITTER_EMAIL ?? 'demo@example.com',
+};
+
+const bold = (s) => (process.stdout.isTTY && !process.env.NO_COLOR ? `\x1b[1m${s}\x1b[0m` : s);
+
+async function step(title, command, args, { cwd = dir, allowFail = false } = {}) {
+  process.stdout.write(`\n${bold(`── ${title}`)}\n$ ${command === 'node' ? 'knock-env' : command} ${(command === 'node' ? args.slice(1) : args).join(' ')}\n`);
+  const result = await execa(command, args, { cwd, env, reject: false, all: true });
+  if (result.all) process.stdout.write(`${result.all}\n`);
+  if (result.exitCode !== 0 && !allowFail) {
+    process.stdout.write(`(exit ${result.exitCode})\n`);
+    throw new Error(`demo step failed: ${title}`);
+  }
+  return result;
+}
+const ke = (title, args, options) => step(title, 'node', [bin, ...args], options);
+
+try {
+  await ke('Create a project', ['init', dir]);
+  await cp(join(root, 'fixtures/demo/workflows'), join(dir, 'workflows'), { recursive: true });
+  await cp(join(root, 'fixtures/demo/guides'), join(dir, 'guides'), { recursive: true });
+  await ke('What changed in the working tree', ['status']);
+  await ke('Validate everything', ['validate']);
+  await ke('Commit to development', ['commit', '-m', 'Add the demo workflows and guides']);
+  await ke('Add a staging environment (below production)', ['env', 'create', 'staging']);
+  await ke('The plan for staging (nothing moves)', ['promote', 'staging', '--dry-run']);
+  await ke('Promote to staging', ['promote', 'staging', '--yes']);
+
+  // A second change in development: edit one workflow, delete a guide.
+  const workflows = (await execa('ls', [join(dir, 'workflows')])).stdout.split('\n').filter(Boolean);
+  const first = join(dir, 'workflows', workflows[0], 'workflow.yaml');
+  const text = await readFile(first, 'utf8');
+  await writeFile(first, text.replace(/^description: .*$/m, 'description: Edited in development for the demo.'));
+  const guides = (await execa('ls', [join(dir, 'guides')])).stdout.split('\n').filter(Boolean);
+  await rm(join(dir, 'guides', guides[guides.length - 1]), { recursive: true });
+  await ke('Status after editing', ['status']);
+  await ke('Commit the edit', ['commit', '-m', `Reword ${workflows[0]}; retire a guide`]);
+  await ke('Promote to staging', ['promote', 'staging', '--yes']);
+  await ke('What production would take from staging', ['diff', 'production', 'staging']);
+  await step('The same story in plain git', 'git', ['diff', '--stat', 'production', 'staging']);
+  await ke('Promote to production', ['promote', 'production', '--yes']);
+  await ke('History of production', ['log', 'production']);
+  await ke('Environments', ['env', 'list']);
+  await step('Branches, as git sees them', 'git', ['log', '--oneline', '--graph', '--decorate', '--all']);
+  await step('The working tree is clean for git', 'git', ['status', '--short', '--branch']);
+  await step('And the repository is sound', 'git', ['fsck', '--no-progress']);
+  process.stdout.write(`\n${bold('Done.')} ${keep ? `The project is kept at ${dir}` : 'Run with --keep to keep the project.'}\n`);
+} finally {
+  if (!keep) await rm(dir, { recursive: true, force: true });
+}

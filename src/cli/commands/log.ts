@@ -1,0 +1,21 @@
+import { readLog } from '../../core/ops/log.js';
+import { fs } from '../context.js';
+import { line, writeJson, type Io } from '../io.js';
+
+export async function runLog(io: Io, environment: string | undefined, opts: { json?: boolean; limit?: string; promotions?: boolean }): Promise<number> {
+  const limit = opts.limit === undefined ? 50 : Number(opts.limit);
+  const log = await readLog({ fs, dir: io.cwd, ...(environment ? { environment } : {}), limit, promotionsOnly: Boolean(opts.promotions) });
+  if (opts.json) {
+    writeJson(io, log);
+    return 0;
+  }
+  const c = io.color;
+  line(io.out, c.bold(`History of ${log.environment} (newest first)`));
+  for (const e of log.entries) {
+    const tag = e.type === 'promotion' ? c.magenta('promotion') : e.type === 'rollback' ? c.red('rollback ') : e.type === 'merge-down' ? c.cyan('merge    ') : c.green(e.type.padEnd(9));
+    const id = e.type === 'promotion' || e.type === 'rollback' ? `${(e.from ?? '0000000').slice(0, 7)}..${(e.to ?? '').slice(0, 7)}` : c.yellow(e.id.slice(0, 7));
+    line(io.out, `${tag} ${id} ${e.subject}`);
+    line(io.out, c.dim(`          ${e.author.name} <${e.author.email}>, ${e.time}`));
+  }
+  return 0;
+}

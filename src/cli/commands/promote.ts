@@ -1,0 +1,55 @@
+import { KnockEnvError } from '../../core/errors.js';
+import { promoteEnvironment, type PromotionPlan } from '../../core/ops/promote.js';
+import { coreOptions } from '../context.js';
+import { formatCommits, formatPlanBody, planCounts } from '../format.js';
+import { line, writeJson, type Io } from '../io.js';
+
+export function printPromotionPlan(io: Io, plan: PromotionPlan): void {
+  const c = io.color;
+  const n = planCounts(plan);
+  line(io.out, `${c.bold(`Promote ${plan.source} → ${plan.environment}`)}: ${c.yellow(plan.from.commit.slice(0, 7))} → ${c.yellow(plan.to.commit.slice(0, 7))} (fast-forward)`);
+  line(io.out, `  ${n.added} added, ${n.modified} changed, ${n.deleted} deleted`);
+  for (const l of formatPlanBody(plan, c)) line(io.out, l);
+  if (plan.commits.length > 0) {
+    line(io.out, `  commits:`);
+    for (const l of formatCommits(plan.commits, c)) line(io.out, `  ${l}`);
+  }
+}
+
+export function planJson(plan: PromotionPlan): unknown {
+  const { differences, ...rest } = plan;
+  return { ...rest, files: differences.map((d) => ({ path: d.path, status: d.status })) };
+}
+
+export async function runPromote(io: Io, environment: string, opts: { to?: string; dryRun?: boolean; yes?: boolean; json?: boolean }): Promise<number> {
+  const c = io.color;
+  const result = await promoteEnvironment({
+    ...coreOptions(io, io.cwd),
+    environment,
+    ...(opts.to ? { to: opts.to } : {}),
+    dryRun: Boolean(opts.dryRun),
+    confirm: async (plan) => {
+      if (!opts.json) printPromotionPlan(io, plan);
+      if (opts.yes) return true;
+      if (!io.stdinIsTTY) {
+        throw new KnockEnvError('CONFIRMATION_REQUIRED', `Promoting ${plan.environment} needs confirmation, and there is no terminal to ask on.`, {
+          hint: 'Pass --yes to promote without asking (as CI does), or --dry-run to only see the plan.',
+        });
+      }
+      return io.ask(`Promote ${plan.environment} to ${plan.to.commit.slice(0, 7)}?`);
+    },
+  });
+  if (opts.json) {
+    writeJson(io, { promoted: result.promoted, upToDate: result.plan.upToDate, dryRun: Boolean(opts.dryRun), auditEvent: result.auditEvent ?? null, plan: planJson(result.plan) });
+    return 0;
+  }
+  if (result.plan.upToDate) {
+    line(io.err, `${c.green('✔')} ${environment} is already at ${result.plan.source}'s head (${result.plan.to.commit.slice(0, 7)}); nothing to promote.`);
+  } else if (!result.promoted) {
+    printPromotionPlan(io, result.plan);
+    line(io.err, c.dim(`Dry run: nothing moved. Run without --dry-run to promote.`));
+  } else {
+    line(io.err, `${c.green('✔')} Promoted ${result.plan.environment} to ${result.plan.to.commit.slice(0, 7)} (fast-forward from ${result.plan.from.commit.slice(0, 7)})`);
+  }
+  return 0;
+}

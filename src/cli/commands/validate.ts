@@ -1,0 +1,29 @@
+import { validateWorkingTree } from '../../core/ops/validate.js';
+import { fs } from '../context.js';
+import { formatIssues } from '../format.js';
+import { line, writeJson, type Io } from '../io.js';
+
+export type ReportFormat = 'text' | 'json';
+
+export async function runValidate(io: Io, paths: string[], opts: { format?: string; json?: boolean }): Promise<number> {
+  const format = (opts.json ? 'json' : opts.format ?? 'text') as ReportFormat;
+  const spinner = format === 'text' && io.err.isTTY ? (await import('ora')).default({ text: 'Validating…', stream: io.err }).start() : null;
+  const report = await validateWorkingTree({ fs, dir: io.cwd, paths });
+  spinner?.stop();
+  const issues = [...report.other, ...report.resources.flatMap((r) => r.issues)];
+  if (format === 'json') {
+    writeJson(io, {
+      valid: issues.length === 0,
+      checked: report.resources.length,
+      issueCount: issues.length,
+      issues,
+      resources: report.resources.map((r) => ({ kind: r.kind, key: r.key, valid: r.valid, issueCount: r.issues.length })),
+    });
+  } else {
+    const c = io.color;
+    if (issues.length > 0) line(io.out, formatIssues(issues, c));
+    const summary = `${report.resources.length} resource${report.resources.length === 1 ? '' : 's'} checked, ${issues.length} problem${issues.length === 1 ? '' : 's'}`;
+    line(io.err, issues.length === 0 ? `${c.green('✔')} ${summary}` : `${c.red('✖')} ${summary}`);
+  }
+  return issues.length === 0 ? 0 : 3;
+}

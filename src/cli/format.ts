@@ -1,0 +1,54 @@
+import type { ChalkInstance } from 'chalk';
+import type { ChangePlan, CommitSummary, ResourcePlan } from '../core/ops/plan.js';
+import type { ValidationIssue } from '../core/validate/types.js';
+
+export function issueLocation(issue: ValidationIssue): string {
+  const where = issue.line !== undefined ? `${issue.file}:${issue.line}:${issue.column ?? 1}` : issue.file;
+  return issue.pointer ? `${where} (${issue.pointer === '' ? '/' : issue.pointer})` : where;
+}
+
+export function formatIssues(issues: ValidationIssue[], c: ChalkInstance): string {
+  return issues.map((i) => `${c.bold(issueLocation(i))} ${c.red('error')} ${i.message} ${c.dim(`[${i.code}]`)}`).join('\n');
+}
+
+const SIGN: Record<string, string> = { added: '+', modified: '~', deleted: '-' };
+
+export function colourStatus(status: string, c: ChalkInstance): (s: string) => string {
+  return status === 'added' ? c.green : status === 'deleted' ? c.red : c.yellow;
+}
+
+export function formatResourcePlan(r: ResourcePlan, c: ChalkInstance): string[] {
+  const paint = colourStatus(r.status, c);
+  const lines = [paint(`  ${SIGN[r.status]} ${r.kind} ${r.key} (${r.status})`)];
+  if (r.status === 'modified') {
+    if (r.fields.length > 0) lines.push(`      fields changed: ${r.fields.join(', ')}`);
+    const s = r.steps;
+    if (s.added.length) lines.push(c.green(`      steps added: ${s.added.join(', ')}`));
+    if (s.removed.length) lines.push(c.red(`      steps removed: ${s.removed.join(', ')}`));
+    if (s.changed.length) lines.push(c.yellow(`      steps changed: ${s.changed.join(', ')}`));
+    if (s.reordered.length) lines.push(c.cyan(`      steps reordered: ${s.reordered.join(', ')}`));
+  } else if (r.steps.added.length || r.steps.removed.length) {
+    const steps = r.status === 'added' ? r.steps.added : r.steps.removed;
+    if (steps.length) lines.push(c.dim(`      steps: ${steps.join(', ')}`));
+  }
+  return lines;
+}
+
+export function formatPlanBody(plan: ChangePlan, c: ChalkInstance): string[] {
+  const lines: string[] = [];
+  if (plan.resources.length === 0 && plan.others.length === 0) return [c.dim('  no changes')];
+  for (const r of plan.resources) lines.push(...formatResourcePlan(r, c));
+  for (const o of plan.others) lines.push(colourStatus(o.status, c)(`  ${SIGN[o.status]} ${o.path} (${o.scope}, ${o.status})`));
+  return lines;
+}
+
+export function formatCommits(commits: CommitSummary[], c: ChalkInstance, max = 10): string[] {
+  const lines = commits.slice(0, max).map((k) => `  ${c.yellow(k.oid.slice(0, 7))} ${k.subject} ${c.dim(`(${k.author}, ${k.time})`)}`);
+  if (commits.length > max) lines.push(c.dim(`  ... and ${commits.length - max} more`));
+  return lines;
+}
+
+export function planCounts(plan: ChangePlan): Record<'added' | 'modified' | 'deleted', number> {
+  const count = (s: string) => plan.resources.filter((r) => r.status === s).length;
+  return { added: count('added'), modified: count('modified'), deleted: count('deleted') };
+}

@@ -1,0 +1,131 @@
+import YAML from 'yaml';
+import type { CoreOptions } from '../context.js';
+import { readCommit } from '../git/commit.js';
+import { readIndex, type GitIndex } from '../git/gitindex.js';
+import { readObject } from '../git/objects.js';
+import { entryAt } from '../git/tree.js';
+import {
+  checkedOutEnvironment,
+  environmentSlugs,
+  headOf,
+  loadConfig,
+  openProject,
+  type Project,
+} from '../project.js';
+import { CONFIG_FILE, ENVIRONMENTS_DIR, RESOURCE_TYPES, resourceOfPath, resourceId, type ResourceKind } from '../resources.js';
+import { validateResource } from '../validate/resource.js';
+import type { ValidationIssue } from '../validate/types.js';
+import type { KnockEnvConfig } from '../validate/config.js';
+import { diffWorkingTree, scanWorkingTree, workingTreeReader, type WorkingChange, type WorkingFile } from '../worktree.js';
+
+export type ChangeStatus = 'added' | 'modified' | 'deleted';
+
+export interface ResourceChange {
+  kind: ResourceKind;
+  key: string;
+  status: ChangeStatus;
+  paths: WorkingChange[];
+  /** origin_environment of the committed version (null for a new resource). */
+  committedOrigin: string | null;
+  /** origin_environment as the working tree has it. */
+  workingOrigin: string | null;
+  issues: ValidationIssue[];
+}
+
+export interface OtherChange {
+  scope: 'environment' | 'account' | 'invalid-path';
+  /** The environment owning the path, for scope "environment". */
+  environment?: string;
+  change: WorkingChange;
+  issues: ValidationIssue[];
+}
+
+export interface WorkingTreeAnalysis {
+  project: Project;
+  config: KnockEnvConfig;
+  environments: string[];
+  environment: string;
+  head: string;
+  headTree: string;
+  index: GitIndex;
+  files: Map<string, WorkingFile>;
+  resources: ResourceChange[];
+  others: OtherChange[];
+}
+
+/** Reads origin_environment without full validation; null when absent or unreadable. */
+export function originOf(text: string | Uint8Array | null): string | null {
+  if (text === null) return null;
+  try {
+    const data = YAML.parse(typeof text === 'string' ? text : Buffer.from(text).toString('utf8'), { maxAliasCount: 100 }) as unknown;
+    const origin = (data as { origin_environment?: unknown } | null)?.origin_environment;
+    return typeof origin === 'string' ? origin : null;
+  } catch {
+    return null;
+  }
+}
+
+/** What the working tree changes against the checked-out environment's head, grouped by resource and validated. */
+export async function analyseWorkingTree(options: Pick<CoreOptions, 'fs' | 'dir'>, only?: (path: string) => boolean): Promise<WorkingTreeAnalysis> {
+  const project = await openProject(options);
+  const config = await loadConfig(project);
+  const environment = await checkedOutEnvironment(project, config);
+  const head = await headOf(project, environment);
+  const headTree = (await readCommit(project, head)).tree;
+  const index = await readIndex(project.fs, project.gitdir);
+  const files = await scanWorkingTree(project, index);
+  const all = await diffWorkingTree(project, files, headTree);
+  const changes = only ? all.filter((c) => only(c.path)) : all;
+
+  const grouped = new Map<string, { kind: ResourceKind; key: string; paths: WorkingChange[] }>();
+  const others: OtherChange[] = [];
+  for (const change of changes) {
+    const resource = resourceOfPath(change.path);
+    if (resource) {
+      if (resource.keyProblem !== null) {
+        others.push({
+          scope: 'invalid-path',
+          change,
+          issues: [{ file: change.path, code: 'invalid-key', message: `"${change.path}" is not inside a valid ${resource.kind} folder: ${resource.keyProblem}.` }],
+        });
+        continue;
+      }
+      const id = resourceId(resource);
+      let group = grouped.get(id);
+      if (!group) grouped.set(id, (group = { kind: resource.kind, key: resource.key, paths: [] }));
+      group.paths.push(change);
+    } else if (change.path === CONFIG_FILE) {
+      others.push({ scope: 'account', change, issues: [] });
+    } else if (change.path.startsWith(`${ENVIRONMENTS_DIR}/`)) {
+      const env = change.path.split('/')[1] ?? '';
+      const issues: ValidationIssue[] = environmentSlugs(config).includes(env)
+        ? []
+        : [{ file: change.path, code: 'invalid-key', message: `"${env}" is not an environment of this project.` }];
+      others.push({ scope: 'environment', environment: env, change, issues });
+    }
+  }
+
+  const reader = workingTreeReader(project);
+  const presentDirs = new Set<string>();
+  for (const path of files.keys()) {
+    const second = path.indexOf('/', path.indexOf('/') + 1);
+    if (second > 0) presentDirs.add(path.slice(0, second));
+  }
+  const resources: ResourceChange[] = [];
+  for (const group of grouped.values()) {
+    const type = RESOURCE_TYPES[group.kind];
+    const mainPath = `${type.dir}/${group.key}/${type.file}`;
+    const committedEntry = await entryAt(project, headTree, `${type.dir}/${group.key}`);
+    const existed = committedEntry !== null;
+    const workingMain = files.get(mainPath);
+    const existsNow = presentDirs.has(`${type.dir}/${group.key}`);
+    const status: ChangeStatus = !existed ? 'added' : existsNow ? 'modified' : 'deleted';
+    const committedMain = existed ? await entryAt(project, headTree, mainPath) : null;
+    const committedOrigin = committedMain ? originOf((await readObject(project, committedMain.oid)).content) : null;
+    const workingOrigin = workingMain ? originOf(await reader.read(mainPath)) : null;
+    const issues = status === 'deleted' ? [] : (await validateResource({ kind: group.kind, key: group.key, read: reader })).issues;
+    resources.push({ kind: group.kind, key: group.key, status, paths: group.paths, committedOrigin, workingOrigin, issues });
+  }
+  resources.sort((a, b) => (resourceId(a) < resourceId(b) ? -1 : 1));
+  return { project, config, environments: environmentSlugs(config), environment, head, headTree, index, files, resources, others };
+}

@@ -1,0 +1,227 @@
+import YAML from 'yaml';
+import type { CoreOptions } from '../context.js';
+import { KnockEnvError } from '../errors.js';
+import { formatMessage, readCommit, writeCommit } from '../git/commit.js';
+import { readIndex } from '../git/gitindex.js';
+import { writeObject } from '../git/objects.js';
+import { updateRef } from '../git/refs.js';
+import { applyChanges, diffTrees, entryAt, type FileChange } from '../git/tree.js';
+import { branchRef, headOf, LOWEST_ENVIRONMENT, openProject, type Project } from '../project.js';
+import { RESOURCE_TYPES, resourceId, type ResourceKind } from '../resources.js';
+import type { ValidationIssue } from '../validate/types.js';
+import { refreshIndex, updateWorkingTree } from '../worktree.js';
+import { analyseWorkingTree, type ResourceChange, type WorkingTreeAnalysis } from './analyse.js';
+import { mergeDown, type BranchMove } from './mergeDown.js';
+import { TRAILER, signatureOf, withRepositoryLock } from './shared.js';
+
+export interface CommitOptions extends CoreOptions {
+  message: string;
+  /** Restrict the commit to these repository-relative paths (files or folders). */
+  paths?: string[];
+}
+
+export interface OwnershipProblem {
+  path: string;
+  resource?: string;
+  owner: string | null;
+  message: string;
+  hint: string;
+}
+
+export interface CommitResult {
+  environment: string;
+  commit: string;
+  parent: string;
+  resources: { kind: ResourceKind; key: string; status: ResourceChange['status'] }[];
+  files: { path: string; status: string }[];
+  /** Lower environments that received a merge of this commit. */
+  mergedInto: BranchMove[];
+}
+
+/** Inserts `origin_environment` as the first key, leaving every other byte of the file as it was. */
+export function withOriginEnvironment(text: string, env: string): string {
+  const doc = YAML.parseDocument(text);
+  const contents = doc.contents;
+  if (YAML.isMap(contents) && !contents.flow && contents.items.length > 0) {
+    const firstKey = contents.items[0]!.key as { range?: [number, number, number] } | null;
+    const at = firstKey?.range?.[0];
+    if (at !== undefined && (at === 0 || text[at - 1] === '\n')) {
+      return `${text.slice(0, at)}origin_environment: ${env}\n${text.slice(at)}`;
+    }
+  }
+  doc.set('origin_environment', env);
+  return doc.toString({ lineWidth: 0 });
+}
+
+function pathFilter(paths: string[] | undefined, dir: string): ((path: string) => boolean) | undefined {
+  if (!paths || paths.length === 0) return undefined;
+  const normalised = paths.map((p) => {
+    const abs = p.startsWith('/') ? p : `${dir}/${p}`;
+    const rel = abs.startsWith(`${dir}/`) ? abs.slice(dir.length + 1) : abs === dir ? '' : abs;
+    return rel.replace(/\/+$/, '').replace(/^\.\//, '');
+  });
+  return (path) => normalised.some((p) => p === '' || p === '.' || path === p || path.startsWith(`${p}/`));
+}
+
+export async function ownershipProblems(analysis: WorkingTreeAnalysis, existsIn: (kind: ResourceKind, key: string) => Promise<string[]>): Promise<OwnershipProblem[]> {
+  const { environment: env, environments, config } = analysis;
+  const lowest = environments[0] ?? LOWEST_ENVIRONMENT;
+  const problems: OwnershipProblem[] = [];
+  for (const r of analysis.resources) {
+    const id = `${r.kind} "${r.key}"`;
+    const path = `${RESOURCE_TYPES[r.kind].dir}/${r.key}`;
+    if (r.status === 'added') {
+      const elsewhere = (await existsIn(r.kind, r.key)).filter((e) => e !== env);
+      if (elsewhere.length > 0) {
+        problems.push({ path, resource: resourceId(r), owner: elsewhere[0]!, message: `${id} already exists in ${elsewhere.join(', ')}; a key can be created only once.`, hint: `Choose another key, or edit it in ${elsewhere[0]} and promote.` });
+        continue;
+      }
+      if (env !== lowest && !config.settings?.production_write_access) {
+        problems.push({ path, resource: resourceId(r), owner: lowest, message: `${id} cannot be created in ${env}: production write access is off, so workflows and guides are created in ${lowest}.`, hint: `Create it in ${lowest} and promote it, or ask an owner to run \`knock-env settings set production-write-access on\`.` });
+        continue;
+      }
+      if (r.workingOrigin !== null && r.workingOrigin !== env) {
+        problems.push({ path, resource: resourceId(r), owner: env, message: `${id} says origin_environment: ${r.workingOrigin}, but it is being created in ${env}.`, hint: `Remove the origin_environment line (knock-env sets it), or commit it in ${r.workingOrigin}.` });
+      }
+      continue;
+    }
+    const owner = r.committedOrigin ?? lowest;
+    if (owner !== env) {
+      problems.push({ path, resource: resourceId(r), owner, message: `${id} belongs to ${owner} (its origin environment); it cannot be ${r.status === 'deleted' ? 'deleted' : 'changed'} in ${env}.`, hint: owner === lowest ? `Make the change in ${owner} (\`git switch ${owner}\`) and promote it.` : `Make the change in ${owner} directly.` });
+      continue;
+    }
+    if (r.status === 'modified' && r.workingOrigin !== (r.committedOrigin ?? r.workingOrigin)) {
+      problems.push({ path, resource: resourceId(r), owner, message: `${id}: origin_environment cannot change (committed ${r.committedOrigin}, now ${r.workingOrigin ?? 'removed'}).`, hint: `Restore \`origin_environment: ${owner}\` in ${RESOURCE_TYPES[r.kind].file}.` });
+    }
+  }
+  for (const other of analysis.others) {
+    if (other.scope === 'environment' && other.environment !== env && other.issues.length === 0) {
+      problems.push({ path: other.change.path, owner: other.environment ?? null, message: `${other.change.path} belongs to the ${other.environment} environment; it cannot be changed in ${env}.`, hint: `Switch to ${other.environment} (\`git switch ${other.environment}\`) and commit it there.` });
+    }
+    if (other.scope === 'account') {
+      problems.push({ path: other.change.path, owner: 'account', message: `knock-env.yaml holds the account (environments, settings, members) and is changed only through knock-env's commands.`, hint: 'Use `knock-env env create` and friends; discard the edit with `git checkout -- knock-env.yaml`.' });
+    }
+  }
+  return problems;
+}
+
+export function collectIssues(analysis: WorkingTreeAnalysis): ValidationIssue[] {
+  return [...analysis.resources.flatMap((r) => r.issues), ...analysis.others.flatMap((o) => o.issues)];
+}
+
+/**
+ * Commits the changed resources of the working tree to the checked-out
+ * environment: validates them, checks ownership, sets origin_environment on
+ * new resources, writes one commit and moves the branch with a
+ * compare-and-swap; a commit above the lowest environment is merged down.
+ */
+export async function commitChanges(options: CommitOptions): Promise<CommitResult> {
+  if (options.message.trim() === '') {
+    throw new KnockEnvError('USAGE', 'The commit message is empty.', { hint: 'Pass one with -m "..."' });
+  }
+  const located = await openProject(options);
+  return withRepositoryLock(located, options, async () => {
+    // Everything is read under the lock: another command may have committed just before.
+    const analysis = await analyseWorkingTree(options, pathFilter(options.paths, located.dir));
+    const { project, environment: env, environments } = analysis;
+    if (analysis.resources.length === 0 && analysis.others.length === 0) {
+      throw new KnockEnvError('NOTHING_TO_COMMIT', `Nothing to commit in ${env}: the working tree matches its head.`, {
+        hint: 'Edit or add a resource under workflows/ or guides/ first (`knock-env workflow new <key>`).',
+      });
+    }
+    const issues = collectIssues(analysis);
+    if (issues.length > 0) {
+      throw new KnockEnvError('VALIDATION_FAILED', `${issues.length} problem${issues.length === 1 ? '' : 's'} found; nothing was committed.`, {
+        hint: 'Fix them (`knock-env validate` lists them) and commit again.',
+        data: { issues },
+      });
+    }
+    const existsIn = async (kind: ResourceKind, key: string): Promise<string[]> => {
+      const found: string[] = [];
+      for (const e of environments) {
+        const tree = (await readCommit(project, await headOf(project, e))).tree;
+        if ((await entryAt(project, tree, `${RESOURCE_TYPES[kind].dir}/${key}`)) !== null) found.push(e);
+      }
+      return found;
+    };
+    const problems = await ownershipProblems(analysis, existsIn);
+    if (problems.length > 0) {
+      const first = problems[0]!;
+      throw new KnockEnvError('OWNERSHIP', problems.length === 1 ? first.message : `${problems.length} changes are not allowed in ${env}:\n${problems.map((p) => `  - ${p.message}`).join('\n')}`, {
+        hint: `${first.hint} Nothing was committed.`,
+        data: { problems },
+      });
+    }
+    return writeCommitFromAnalysis(analysis, options);
+  });
+}
+
+async function writeCommitFromAnalysis(analysis: WorkingTreeAnalysis, options: CommitOptions): Promise<CommitResult> {
+  const { project, environment: env, environments } = analysis;
+  const signature = signatureOf(options);
+  const changes = new Map<string, FileChange | null>();
+  const indexUpdates = new Map<string, string | null>();
+  const files: CommitResult['files'] = [];
+
+  for (const resource of analysis.resources) {
+    for (const change of resource.paths) {
+      files.push({ path: change.path, status: change.status });
+      if (change.status === 'deleted') {
+        changes.set(change.path, null);
+        indexUpdates.set(change.path, null);
+        continue;
+      }
+      let content = change.file?.content ?? ((await project.fs.promises.readFile(`${project.dir}/${change.path}`)) as Buffer);
+      const mainFile = `${RESOURCE_TYPES[resource.kind].dir}/${resource.key}/${RESOURCE_TYPES[resource.kind].file}`;
+      if (resource.status === 'added' && change.path === mainFile && resource.workingOrigin === null) {
+        content = Buffer.from(withOriginEnvironment(content.toString('utf8'), env), 'utf8');
+        await project.fs.promises.writeFile(`${project.dir}/${change.path}`, content);
+      }
+      const oid = await writeObject(project, 'blob', content);
+      changes.set(change.path, { oid, mode: change.mode ?? '100644' });
+      indexUpdates.set(change.path, oid);
+    }
+  }
+  for (const other of analysis.others) {
+    const change = other.change;
+    files.push({ path: change.path, status: change.status });
+    if (change.status === 'deleted') {
+      changes.set(change.path, null);
+      indexUpdates.set(change.path, null);
+    } else {
+      const content = change.file?.content ?? ((await project.fs.promises.readFile(`${project.dir}/${change.path}`)) as Buffer);
+      const oid = await writeObject(project, 'blob', content);
+      changes.set(change.path, { oid, mode: change.mode ?? '100644' });
+      indexUpdates.set(change.path, oid);
+    }
+  }
+
+  const tree = await applyChanges(project, analysis.headTree, changes);
+  const summary = analysis.resources.map((r) => `${r.status} ${r.kind} ${r.key}`).join(', ');
+  const message = formatMessage(options.message, undefined, {
+    [TRAILER.operation]: 'commit',
+    [TRAILER.environment]: env,
+  });
+  const commit = await writeCommit(project, { tree, parents: [analysis.head], author: signature, committer: signature, message });
+  await updateRef(project, { ref: branchRef(env), oldOid: analysis.head, newOid: commit, reflogMessage: `knock-env commit: ${summary || options.message}`, committer: signature });
+  await refreshIndex(project, analysis.index, indexUpdates);
+
+  const envIndex = environments.indexOf(env);
+  const mergedInto = envIndex > 0 ? await mergeDown(project, environments, envIndex, commit, changes, signature) : [];
+  return {
+    environment: env,
+    commit,
+    parent: analysis.head,
+    resources: analysis.resources.map((r) => ({ kind: r.kind, key: r.key, status: r.status })),
+    files,
+    mergedInto,
+  };
+}
+
+/** After a checked-out branch moved from `from` to `to`, bring the working tree and index along. */
+export async function followCheckedOutBranch(project: Project, from: string, to: string): Promise<void> {
+  const [a, b] = [await readCommit(project, from), await readCommit(project, to)];
+  const differences = await diffTrees(project, a.tree, b.tree);
+  if (differences.length === 0) return;
+  await updateWorkingTree(project, await readIndex(project.fs, project.gitdir), differences);
+}

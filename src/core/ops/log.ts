@@ -1,0 +1,71 @@
+import type { CoreOptions } from '../context.js';
+import { parseTrailers, readCommit, subjectOf } from '../git/commit.js';
+import { currentBranch } from '../git/refs.js';
+import { headOf, loadConfig, openProject, requireEnvironment } from '../project.js';
+import { readAuditTrail } from './audit.js';
+import { TRAILER } from './shared.js';
+
+export interface LogEntry {
+  type: 'commit' | 'merge-down' | 'init' | 'env-create' | 'promotion' | 'rollback' | 'git-commit';
+  environment: string;
+  /** The commit (for commits) or the audit record (for promotions and rollbacks). */
+  id: string;
+  subject: string;
+  author: { name: string; email: string };
+  time: string;
+  /** For promotions and rollbacks: the branch moved from → to; the source environment. */
+  from?: string | null;
+  to?: string;
+  source?: string;
+}
+
+export interface LogOptions extends Pick<CoreOptions, 'fs' | 'dir'> {
+  environment?: string;
+  limit?: number;
+  promotionsOnly?: boolean;
+}
+
+/** An environment's history: its commits (first-parent) and the promotions into it, newest first. */
+export async function readLog(options: LogOptions): Promise<{ environment: string; entries: LogEntry[] }> {
+  const project = await openProject(options);
+  const config = await loadConfig(project);
+  const environment = options.environment ?? (await currentBranch(project)) ?? 'development';
+  requireEnvironment(config, environment);
+  const limit = options.limit ?? 50;
+  const entries: LogEntry[] = [];
+  if (!options.promotionsOnly) {
+    let oid: string | undefined = await headOf(project, environment);
+    const seen = new Set<string>();
+    while (oid && entries.length < limit && !seen.has(oid)) {
+      seen.add(oid);
+      const commit = await readCommit(project, oid);
+      const trailers = parseTrailers(commit.message);
+      const operation = trailers[TRAILER.operation];
+      entries.push({
+        type: operation === 'commit' || operation === 'merge-down' || operation === 'init' || operation === 'env-create' ? operation : operation === 'rollback' ? 'rollback' : 'git-commit',
+        environment: trailers[TRAILER.environment] ?? environment,
+        id: commit.oid,
+        subject: subjectOf(commit.message),
+        author: { name: commit.author.name, email: commit.author.email },
+        time: new Date(commit.author.timestamp * 1000).toISOString(),
+      });
+      oid = commit.parents[0];
+    }
+  }
+  for (const event of await readAuditTrail(project)) {
+    if (event.environment !== environment) continue;
+    entries.push({
+      type: event.operation === 'rollback' ? 'rollback' : 'promotion',
+      environment,
+      id: event.id,
+      subject: event.message,
+      author: event.actor,
+      time: event.time,
+      from: event.from,
+      to: event.to,
+      ...(event.source ? { source: event.source } : {}),
+    });
+  }
+  entries.sort((a, b) => (a.time < b.time ? 1 : a.time > b.time ? -1 : 0));
+  return { environment, entries: entries.slice(0, limit) };
+}

@@ -1,0 +1,239 @@
+import YAML from 'yaml';
+import { readCommit, subjectOf, type ParsedCommit } from '../git/commit.js';
+import { readObject, type GitStore } from '../git/objects.js';
+import { diffTrees, entryAt, type TreeDifference } from '../git/tree.js';
+import type { Project } from '../project.js';
+import { CONFIG_FILE, ENVIRONMENTS_DIR, RESOURCE_TYPES, resourceOfPath, resourceId, type ResourceKind } from '../resources.js';
+import { validateResource } from '../validate/resource.js';
+import type { ValidationIssue } from '../validate/types.js';
+import { treeReader } from '../worktree.js';
+
+export interface StepChanges {
+  added: string[];
+  removed: string[];
+  changed: string[];
+  reordered: string[];
+}
+
+export interface ResourcePlan {
+  kind: ResourceKind;
+  key: string;
+  status: 'added' | 'modified' | 'deleted';
+  /** Top-level fields whose value changed (steps excluded). */
+  fields: string[];
+  steps: StepChanges;
+  files: { path: string; status: TreeDifference['status'] }[];
+}
+
+export interface OtherPlanEntry {
+  path: string;
+  status: TreeDifference['status'];
+  scope: 'account' | 'environment' | 'other';
+}
+
+export interface ChangePlan {
+  from: { commit: string; tree: string };
+  to: { commit: string; tree: string };
+  resources: ResourcePlan[];
+  others: OtherPlanEntry[];
+  differences: TreeDifference[];
+}
+
+type Step = Record<string, unknown> & { ref?: unknown; steps?: unknown; branches?: unknown };
+
+/** Steps in order, including those nested in branch steps, keyed by ref. */
+function flattenSteps(steps: unknown, out: Map<string, Step> = new Map()): Map<string, Step> {
+  if (!Array.isArray(steps)) return out;
+  for (const raw of steps) {
+    if (raw === null || typeof raw !== 'object') continue;
+    const step = raw as Step;
+    const ref = typeof step.ref === 'string' ? step.ref : `#${out.size}`;
+    out.set(ref, step);
+    if (Array.isArray(step.branches)) for (const branch of step.branches) flattenSteps((branch as Step | null)?.steps, out);
+  }
+  return out;
+}
+
+/** Refs that moved: those outside a longest common subsequence of the two orders. */
+function movedRefs(before: string[], after: string[]): string[] {
+  const common = new Set(before.filter((r) => after.includes(r)));
+  const a = before.filter((r) => common.has(r));
+  const positions = after.filter((r) => common.has(r)).map((r) => a.indexOf(r));
+  // Longest increasing subsequence of positions (patience sorting).
+  const tails: number[] = [];
+  const tailIndex: number[] = [];
+  const previous: number[] = new Array(positions.length).fill(-1);
+  positions.forEach((value, i) => {
+    let lo = 0;
+    let hi = tails.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >> 1;
+      if (tails[mid]! < value) lo = mid + 1;
+      else hi = mid;
+    }
+    tails[lo] = value;
+    tailIndex[lo] = i;
+    previous[i] = lo > 0 ? tailIndex[lo - 1]! : -1;
+  });
+  const keep = new Set<number>();
+  let k = tails.length > 0 ? tailIndex[tails.length - 1]! : -1;
+  while (k >= 0) {
+    keep.add(positions[k]!);
+    k = previous[k]!;
+  }
+  return a.filter((_, i) => !keep.has(i));
+}
+
+function stableJson(value: unknown): string {
+  return JSON.stringify(value, (_key, v: unknown) =>
+    v && typeof v === 'object' && !Array.isArray(v)
+      ? Object.fromEntries(Object.entries(v as Record<string, unknown>).sort(([x], [y]) => (x < y ? -1 : 1)))
+      : v,
+  );
+}
+
+function fileRefs(value: unknown, out: Set<string> = new Set()): Set<string> {
+  if (Array.isArray(value)) value.forEach((v) => fileRefs(v, out));
+  else if (value && typeof value === 'object') {
+    for (const [k, v] of Object.entries(value)) {
+      if (k.endsWith('@') && typeof v === 'string') out.add(v.replace(/^\.\//, ''));
+      else fileRefs(v, out);
+    }
+  }
+  return out;
+}
+
+export function compareDocuments(
+  before: Record<string, unknown> | null,
+  after: Record<string, unknown> | null,
+  changedFiles: string[],
+): { fields: string[]; steps: StepChanges } {
+  const fields = [...new Set([...Object.keys(before ?? {}), ...Object.keys(after ?? {})])]
+    .filter((f) => f !== 'steps' && stableJson(before?.[f]) !== stableJson(after?.[f]))
+    .sort();
+  const a = flattenSteps(before?.steps);
+  const b = flattenSteps(after?.steps);
+  const added = [...b.keys()].filter((r) => !a.has(r));
+  const removed = [...a.keys()].filter((r) => !b.has(r));
+  const changed = new Set<string>();
+  for (const [ref, step] of b) {
+    const old = a.get(ref);
+    if (!old) continue;
+    const strip = (s: Step) => ({ ...s, steps: undefined, branches: Array.isArray(s.branches) ? s.branches.map((x) => ({ ...(x as object), steps: flattenSteps((x as Step).steps).size })) : s.branches });
+    if (stableJson(strip(old)) !== stableJson(strip(step))) changed.add(ref);
+    const refs = fileRefs(step);
+    for (const file of changedFiles) {
+      const first = file.split('/')[0];
+      if (refs.has(file) || first === ref || [...refs].some((r) => file.startsWith(`${r.replace(/\.[^./]+$/, '')}/`))) changed.add(ref);
+    }
+  }
+  const reordered = movedRefs([...a.keys()], [...b.keys()]);
+  return { fields, steps: { added, removed, changed: [...changed], reordered } };
+}
+
+async function parseAt(store: GitStore, oid: string | undefined): Promise<Record<string, unknown> | null> {
+  if (!oid) return null;
+  try {
+    const data = YAML.parse((await readObject(store, oid)).content.toString('utf8'), { maxAliasCount: 100 }) as unknown;
+    return data && typeof data === 'object' ? (data as Record<string, unknown>) : null;
+  } catch {
+    return null;
+  }
+}
+
+/** What moving from one commit to another changes, resource by resource and step by step. */
+export async function planChanges(project: Project, fromCommit: string, toCommit: string): Promise<ChangePlan> {
+  const [from, to] = [await readCommit(project, fromCommit), await readCommit(project, toCommit)];
+  const differences = await diffTrees(project, from.tree, to.tree);
+  const grouped = new Map<string, { kind: ResourceKind; key: string; diffs: TreeDifference[] }>();
+  const others: OtherPlanEntry[] = [];
+  for (const d of differences) {
+    const r = resourceOfPath(d.path);
+    if (r && r.keyProblem === null) {
+      const id = resourceId(r);
+      let group = grouped.get(id);
+      if (!group) grouped.set(id, (group = { kind: r.kind, key: r.key, diffs: [] }));
+      group.diffs.push(d);
+    } else {
+      others.push({ path: d.path, status: d.status, scope: d.path === CONFIG_FILE ? 'account' : d.path.startsWith(`${ENVIRONMENTS_DIR}/`) ? 'environment' : 'other' });
+    }
+  }
+  const resources: ResourcePlan[] = [];
+  for (const group of grouped.values()) {
+    const type = RESOURCE_TYPES[group.kind];
+    const main = `${type.dir}/${group.key}/${type.file}`;
+    const mainDiff = group.diffs.find((d) => d.path === main);
+    const allAdded = group.diffs.every((d) => d.status === 'added');
+    const allDeleted = group.diffs.every((d) => d.status === 'deleted');
+    const status: ResourcePlan['status'] = mainDiff?.status === 'added' || (allAdded && !mainDiff) ? 'added' : mainDiff?.status === 'deleted' || (allDeleted && !mainDiff) ? 'deleted' : 'modified';
+    const prefix = `${type.dir}/${group.key}/`;
+    const changedFiles = group.diffs.filter((d) => d.path !== main).map((d) => d.path.slice(prefix.length));
+    let fields: string[] = [];
+    let steps: StepChanges = { added: [], removed: [], changed: [], reordered: [] };
+    if (status === 'modified') {
+      const mainOid = mainDiff ? undefined : await mainOidAt(project, from.tree, main);
+      const before = await parseAt(project, mainDiff?.oldOid ?? mainOid);
+      const after = await parseAt(project, mainDiff?.newOid ?? mainOid);
+      ({ fields, steps } = compareDocuments(before, after, changedFiles));
+    } else if (status === 'added') {
+      steps.added = [...flattenSteps((await parseAt(project, mainDiff?.newOid))?.steps).keys()];
+    } else {
+      steps.removed = [...flattenSteps((await parseAt(project, mainDiff?.oldOid))?.steps).keys()];
+    }
+    resources.push({ kind: group.kind, key: group.key, status, fields, steps, files: group.diffs.map((d) => ({ path: d.path, status: d.status })) });
+  }
+  return { from: { commit: fromCommit, tree: from.tree }, to: { commit: toCommit, tree: to.tree }, resources, others, differences };
+}
+
+async function mainOidAt(project: Project, tree: string, path: string): Promise<string | undefined> {
+  return (await entryAt(project, tree, path))?.oid;
+}
+
+/** Validates every resource a plan adds or changes, reading them from the target tree. */
+export async function validatePlan(project: Project, plan: ChangePlan): Promise<ValidationIssue[]> {
+  const reader = treeReader(project, plan.to.tree);
+  const issues: ValidationIssue[] = [];
+  for (const r of plan.resources) {
+    if (r.status === 'deleted') continue;
+    issues.push(...(await validateResource({ kind: r.kind, key: r.key, read: reader })).issues);
+  }
+  return issues;
+}
+
+export interface CommitSummary {
+  oid: string;
+  subject: string;
+  author: string;
+  email: string;
+  time: string;
+}
+
+export function summariseCommit(c: ParsedCommit): CommitSummary {
+  return { oid: c.oid, subject: subjectOf(c.message), author: c.author.name, email: c.author.email, time: new Date(c.author.timestamp * 1000).toISOString() };
+}
+
+/** Commits reachable from `to` but not from `from`, newest first (at most `limit`). */
+export async function commitsBetween(store: GitStore, from: string | null, to: string, limit = 200): Promise<CommitSummary[]> {
+  const excluded = new Set<string>();
+  if (from) {
+    const stack = [from];
+    while (stack.length > 0) {
+      const oid = stack.pop()!;
+      if (excluded.has(oid)) continue;
+      excluded.add(oid);
+      stack.push(...(await readCommit(store, oid)).parents);
+    }
+  }
+  const out: ParsedCommit[] = [];
+  const seen = new Set<string>();
+  const queue = [to];
+  while (queue.length > 0 && out.length < limit) {
+    const oid = queue.shift()!;
+    if (seen.has(oid) || excluded.has(oid)) continue;
+    seen.add(oid);
+    const commit = await readCommit(store, oid);
+    out.push(commit);
+    queue.push(...commit.parents);
+  }
+  return out.sort((a, b) => b.committer.timestamp - a.committer.timestamp).map(summariseCommit);
+}

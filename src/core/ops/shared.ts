@@ -1,0 +1,38 @@
+import { timestampOf, type CoreOptions } from '../context.js';
+import type { Signature } from '../git/commit.js';
+import { acquireRepositoryLock } from '../git/refs.js';
+import type { Project } from '../project.js';
+
+export function signatureOf(options: CoreOptions): Signature {
+  const now = options.now ? options.now() : new Date();
+  return { name: options.actor.name, email: options.actor.email, ...timestampOf(now) };
+}
+
+/** Runs `work` holding the repository lock; the lock is released however `work` ends. */
+export async function withRepositoryLock<T>(project: Project, options: CoreOptions, work: () => Promise<T>): Promise<T> {
+  const lock = await acquireRepositoryLock(project.fs, project.gitdir, {
+    pid: options.pid ?? 0,
+    ...(options.isAlive ? { isAlive: options.isAlive } : {}),
+    ...(options.lockTimeoutMs !== undefined ? { timeoutMs: options.lockTimeoutMs } : {}),
+  });
+  try {
+    return await work();
+  } finally {
+    await lock.release();
+  }
+}
+
+export function shortOid(oid: string | null | undefined): string {
+  return oid ? oid.slice(0, 7) : '0000000';
+}
+
+/** Trailer names every commit knock-env writes carries, so tools can tell operations apart. */
+export const TRAILER = {
+  operation: 'Knock-Env-Operation',
+  environment: 'Knock-Env-Environment',
+  from: 'Knock-Env-From',
+  to: 'Knock-Env-To',
+  source: 'Knock-Env-Source',
+} as const;
+
+export type OperationName = 'init' | 'commit' | 'merge-down' | 'promote' | 'rollback' | 'env-create' | 'settings';

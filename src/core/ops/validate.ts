@@ -1,0 +1,109 @@
+import { resolve } from 'node:path';
+import type { CoreOptions } from '../context.js';
+import { errnoCode, readIfExists } from '../git/fs.js';
+import { findGitdir } from '../project.js';
+import { CONFIG_FILE, RESOURCE_KINDS, RESOURCE_TYPES, resourceOfPath, resourceId, type ResourceKind } from '../resources.js';
+import { validateConfigText } from '../validate/config.js';
+import { validateResource } from '../validate/resource.js';
+import type { ValidationIssue } from '../validate/types.js';
+import { workingTreeReader } from '../worktree.js';
+
+export interface ValidationReport {
+  /** Resources checked, each with its issues (empty when valid). */
+  resources: { kind: ResourceKind; key: string; valid: boolean; issues: ValidationIssue[] }[];
+  /** Problems not tied to one resource (account file, stray files, bad folder names). */
+  other: ValidationIssue[];
+  issueCount: number;
+}
+
+export interface ValidateOptions extends Pick<CoreOptions, 'fs' | 'dir'> {
+  /** Files or folders to check; default: the whole project. */
+  paths?: string[];
+  concurrency?: number;
+}
+
+/** Validates resources in the working tree, reporting every problem in every file. */
+export async function validateWorkingTree(options: ValidateOptions): Promise<ValidationReport> {
+  const found = await findGitdir(options);
+  const root = found?.dir ?? resolve(options.dir);
+  const project = { fs: options.fs, dir: root, gitdir: found?.gitdir ?? `${root}/.git`, cache: {} };
+  const reader = workingTreeReader(project);
+  const targets = new Map<string, { kind: ResourceKind; key: string }>();
+  const other: ValidationIssue[] = [];
+  let checkConfig = false;
+
+  const addTopFolder = async (kind: ResourceKind): Promise<void> => {
+    const dir = RESOURCE_TYPES[kind].dir;
+    let names: string[] = [];
+    try {
+      const dirents = await options.fs.promises.readdir(`${root}/${dir}`, { withFileTypes: true });
+      for (const d of dirents) {
+        const name = String(d.name);
+        if (name.startsWith('.')) continue;
+        if (!d.isDirectory()) {
+          other.push({ file: `${dir}/${name}`, code: 'unexpected-file', message: `${dir}/ holds one folder per ${kind}; "${name}" is a file.` });
+          continue;
+        }
+        names.push(name);
+      }
+    } catch (error) {
+      if (errnoCode(error) !== 'ENOENT') throw error;
+      names = [];
+    }
+    for (const key of names) targets.set(resourceId({ kind, key }), { kind, key });
+  };
+
+  const requested = options.paths && options.paths.length > 0 ? options.paths : ['.'];
+  for (const raw of requested) {
+    const abs = resolve(options.dir, raw);
+    const rel = abs === root ? '' : abs.startsWith(`${root}/`) ? abs.slice(root.length + 1) : null;
+    if (rel === null) {
+      other.push({ file: raw, code: 'unexpected-file', message: `${raw} is outside the project at ${root}.` });
+      continue;
+    }
+    if (rel === '') {
+      checkConfig = true;
+      for (const kind of RESOURCE_KINDS) await addTopFolder(kind);
+      continue;
+    }
+    if (rel === CONFIG_FILE) {
+      checkConfig = true;
+      continue;
+    }
+    const kind = RESOURCE_KINDS.find((k) => RESOURCE_TYPES[k].dir === rel);
+    if (kind) {
+      await addTopFolder(kind);
+      continue;
+    }
+    const resource = resourceOfPath(rel.includes('/') ? rel : `${rel}/`);
+    if (resource) {
+      targets.set(resourceId(resource), { kind: resource.kind, key: resource.key });
+      continue;
+    }
+    if ((await reader.size!(rel)) === null && (await options.fs.promises.lstat(abs).catch(() => null)) === null) {
+      other.push({ file: rel, code: 'file-ref-missing', message: `${rel} does not exist.` });
+    } else {
+      other.push({ file: rel, code: 'unexpected-file', message: `${rel} is not a knock-env resource (expected workflows/<key>/ or guides/<key>/).` });
+    }
+  }
+
+  if (checkConfig) {
+    const text = await readIfExists(options.fs, `${root}/${CONFIG_FILE}`);
+    if (text === null) other.push({ file: CONFIG_FILE, code: 'missing-main-file', message: `${CONFIG_FILE} is missing: this is not a knock-env project.` });
+    else other.push(...validateConfigText(text.toString('utf8'), CONFIG_FILE).issues);
+  }
+
+  const list = [...targets.values()].sort((a, b) => (resourceId(a) < resourceId(b) ? -1 : 1));
+  const results: ValidationReport['resources'] = new Array(list.length);
+  let next = 0;
+  const worker = async (): Promise<void> => {
+    while (next < list.length) {
+      const i = next++;
+      const { kind, key } = list[i]!;
+      const { issues } = await validateResource({ kind, key, read: reader });
+      results[i] = { kind, key, valid: issues.length === 0, issues };
+    }
+  };
+  await Promise.all(Array.from({ length: options.concurrency ?? 16 }, worker));
+  return { resources: results, other, issueCount: other.length + results.reduce((n, r) => n + r.issues.length, 0) };
+}

@@ -1,0 +1,281 @@
+import { KnockEnvError } from './errors.js';
+import { errnoCode, readIfExists } from './git/fs.js';
+import { entryFromStat, statMatches, writeIndex, type GitIndex, type IndexEntry, type StatLike } from './git/gitindex.js';
+import { hashObject, readObject } from './git/objects.js';
+import { MODE_EXEC, MODE_FILE, MODE_LINK, MODE_TREE, isTreeMode, listFiles, readTree, serializeTree, type TreeDifference, type TreeEntry } from './git/tree.js';
+import type { Project } from './project.js';
+import { MANAGED_TOP_LEVEL } from './resources.js';
+import type { SourceReader } from './validate/types.js';
+
+export interface WorkingFile {
+  path: string;
+  oid: string;
+  mode: string;
+  stat: StatLike;
+  /** Content, when it had to be read to hash it. */
+  content?: Buffer;
+}
+
+function modeOf(stat: StatLike): string {
+  const mode = Number(stat.mode);
+  if ((mode & 0o170000) === 0o120000) return MODE_LINK;
+  return mode & 0o111 ? MODE_EXEC : MODE_FILE;
+}
+
+/**
+ * Every file in the managed areas of the working tree with its blob id. Files
+ * whose stat data matches the index entry are not read: the index already
+ * knows their id. Hidden files that git does not track are skipped.
+ */
+export async function scanWorkingTree(project: Project, index: GitIndex): Promise<Map<string, WorkingFile>> {
+  const { promises: fsp } = project.fs;
+  const files = new Map<string, WorkingFile>();
+  const pending: Promise<void>[] = [];
+
+  const visitFile = async (path: string): Promise<void> => {
+    const abs = `${project.dir}/${path}`;
+    let stat: StatLike;
+    try {
+      stat = (await fsp.lstat(abs, { bigint: true })) as unknown as StatLike;
+    } catch (error) {
+      if (errnoCode(error) === 'ENOENT') return;
+      throw error;
+    }
+    const entry = index.entries.get(path);
+    const mode = modeOf(stat);
+    if (entry && statMatches(entry, stat, index.mtimeNs)) {
+      files.set(path, { path, oid: entry.oid, mode, stat });
+      return;
+    }
+    const content =
+      mode === MODE_LINK ? Buffer.from(await fsp.readlink(abs), 'utf8') : ((await fsp.readFile(abs)) as Buffer);
+    files.set(path, { path, oid: hashObject('blob', content), mode, stat, content });
+  };
+
+  const walk = async (relative: string): Promise<void> => {
+    let dirents;
+    try {
+      dirents = await fsp.readdir(`${project.dir}/${relative}`, { withFileTypes: true });
+    } catch (error) {
+      if (errnoCode(error) === 'ENOENT' || errnoCode(error) === 'ENOTDIR') return;
+      throw error;
+    }
+    for (const dirent of dirents) {
+      const name = String(dirent.name);
+      const path = `${relative}/${name}`;
+      if (name.startsWith('.') && !index.entries.has(path) && !dirent.isDirectory()) continue;
+      if (name === '.git') continue;
+      if (dirent.isDirectory()) pending.push(walk(path));
+      else pending.push(visitFile(path));
+    }
+  };
+
+  for (const top of MANAGED_TOP_LEVEL) {
+    const stat = await fsp.lstat(`${project.dir}/${top}`).catch(() => null);
+    if (stat === null) continue;
+    if (stat.isDirectory()) pending.push(walk(top));
+    else pending.push(visitFile(top));
+  }
+  while (pending.length > 0) await Promise.all(pending.splice(0));
+  return files;
+}
+
+interface DirNode {
+  files: Map<string, WorkingFile>;
+  dirs: Map<string, DirNode>;
+  oid?: string;
+}
+
+function buildDirTree(files: Iterable<WorkingFile>): DirNode {
+  const root: DirNode = { files: new Map(), dirs: new Map() };
+  for (const file of files) {
+    const parts = file.path.split('/');
+    let node = root;
+    for (const part of parts.slice(0, -1)) {
+      let next = node.dirs.get(part);
+      if (!next) node.dirs.set(part, (next = { files: new Map(), dirs: new Map() }));
+      node = next;
+    }
+    node.files.set(parts[parts.length - 1]!, file);
+  }
+  return root;
+}
+
+/** Tree ids computed in memory, without writing objects: equal ids mean equal content. */
+function hashDirTree(node: DirNode): string {
+  const entries: TreeEntry[] = [];
+  for (const [name, file] of node.files) entries.push({ name, mode: file.mode, oid: file.oid });
+  for (const [name, dir] of node.dirs) entries.push({ name, mode: MODE_TREE, oid: hashDirTree(dir) });
+  node.oid = hashObject('tree', serializeTree(entries));
+  return node.oid;
+}
+
+export interface WorkingChange extends TreeDifference {
+  mode?: string;
+  file?: WorkingFile;
+}
+
+/**
+ * Differences between the managed areas of the working tree and a commit's
+ * tree. Sub-trees whose computed id equals the committed one are not read.
+ */
+export async function diffWorkingTree(project: Project, files: Map<string, WorkingFile>, headTree: string): Promise<WorkingChange[]> {
+  const root = buildDirTree(files.values());
+  hashDirTree(root);
+  const out: WorkingChange[] = [];
+  const headRoot = (await readTree(project, headTree)).filter((e) => MANAGED_TOP_LEVEL.includes(e.name));
+
+  const compare = async (node: DirNode | undefined, committed: TreeEntry[], base: string): Promise<void> => {
+    const names = new Set<string>(committed.map((e) => e.name));
+    if (node) {
+      for (const n of node.files.keys()) names.add(n);
+      for (const n of node.dirs.keys()) names.add(n);
+    }
+    const byName = new Map(committed.map((e) => [e.name, e]));
+    for (const name of [...names].sort()) {
+      const path = base === '' ? name : `${base}/${name}`;
+      const old = byName.get(name);
+      const file = node?.files.get(name);
+      const dir = node?.dirs.get(name);
+      const oldIsTree = old !== undefined && isTreeMode(old.mode);
+      if (dir) {
+        if (oldIsTree && old.oid === dir.oid) continue;
+        await compare(dir, oldIsTree ? await readTree(project, old.oid) : [], path);
+      } else if (oldIsTree) {
+        for (const gone of await listFiles(project, old.oid, path)) out.push({ path: gone.path, status: 'deleted', oldOid: gone.oid });
+      }
+      if (file) {
+        if (old && !oldIsTree) {
+          if (old.oid !== file.oid || old.mode !== file.mode) {
+            out.push({ path, status: 'modified', oldOid: old.oid, newOid: file.oid, mode: file.mode, file });
+          }
+        } else out.push({ path, status: 'added', newOid: file.oid, mode: file.mode, file });
+      } else if (old && !oldIsTree) {
+        out.push({ path, status: 'deleted', oldOid: old.oid });
+      }
+    }
+  };
+  const top = new Map<string, DirNode>();
+  for (const name of MANAGED_TOP_LEVEL) {
+    const dir = root.dirs.get(name);
+    if (dir) top.set(name, dir);
+  }
+  await compare(root.files.size + top.size > 0 ? { files: root.files, dirs: top } : undefined, headRoot, '');
+  return out.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
+}
+
+/** Reads files of the working tree (never following a symlink out of it). */
+export function workingTreeReader(project: Project): SourceReader {
+  return {
+    read: async (path) => {
+      const abs = `${project.dir}/${path}`;
+      const stat = await project.fs.promises.lstat(abs).catch(() => null);
+      if (stat === null || !stat.isFile()) return null;
+      return readIfExists(project.fs, abs);
+    },
+    size: async (path) => {
+      const stat = await project.fs.promises.lstat(`${project.dir}/${path}`).catch(() => null);
+      return stat?.isFile() ? stat.size : null;
+    },
+  };
+}
+
+/** Reads files of a committed tree. */
+export function treeReader(project: Project, treeOid: string): SourceReader {
+  const cache = new Map<string, Promise<TreeEntry[]>>();
+  const entries = (oid: string) => {
+    let found = cache.get(oid);
+    if (!found) cache.set(oid, (found = readTree(project, oid)));
+    return found;
+  };
+  const lookup = async (path: string): Promise<TreeEntry | null> => {
+    let current = treeOid;
+    const parts = path.split('/');
+    for (let i = 0; i < parts.length; i++) {
+      const entry = (await entries(current)).find((e) => e.name === parts[i]);
+      if (!entry) return null;
+      if (i === parts.length - 1) return isTreeMode(entry.mode) ? null : entry;
+      if (!isTreeMode(entry.mode)) return null;
+      current = entry.oid;
+    }
+    return null;
+  };
+  return {
+    read: async (path) => {
+      const entry = await lookup(path);
+      return entry ? (await readObject(project, entry.oid)).content : null;
+    },
+  };
+}
+
+export async function statFile(project: Project, path: string): Promise<StatLike> {
+  return (await project.fs.promises.lstat(`${project.dir}/${path}`, { bigint: true })) as unknown as StatLike;
+}
+
+/** Index entries for files just written or committed, so `git status` sees them as clean. */
+export async function refreshIndex(project: Project, index: GitIndex, updates: Map<string, string | null>): Promise<void> {
+  const entries = new Map<string, IndexEntry>(index.entries);
+  for (const [path, oid] of updates) {
+    if (oid === null) {
+      entries.delete(path);
+      continue;
+    }
+    const stat = await statFile(project, path).catch(() => null);
+    if (stat === null) entries.delete(path);
+    else entries.set(path, entryFromStat(path, oid, stat));
+  }
+  await writeIndex(project.fs, project.gitdir, entries.values());
+}
+
+/**
+ * Brings the working tree from one committed tree to another (after the
+ * checked-out branch moved), refusing if a file to be replaced has local edits.
+ */
+export async function updateWorkingTree(
+  project: Project,
+  index: GitIndex,
+  differences: TreeDifference[],
+): Promise<void> {
+  const { promises: fsp } = project.fs;
+  const dirty: string[] = [];
+  for (const d of differences) {
+    const abs = `${project.dir}/${d.path}`;
+    const current = await readIfExists(project.fs, abs);
+    const currentOid = current === null ? undefined : hashObject('blob', current);
+    if (currentOid !== d.oldOid && currentOid !== d.newOid) dirty.push(d.path);
+  }
+  if (dirty.length > 0) {
+    throw new KnockEnvError('DIRTY_WORKING_TREE', `Local changes would be overwritten: ${dirty.join(', ')}.`, {
+      hint: 'Commit them with `knock-env commit` or discard them, then retry.',
+      data: { paths: dirty },
+    });
+  }
+  const updates = new Map<string, string | null>();
+  for (const d of differences) {
+    const abs = `${project.dir}/${d.path}`;
+    if (d.status === 'deleted') {
+      await fsp.unlink(abs).catch((error) => {
+        if (errnoCode(error) !== 'ENOENT') throw error;
+      });
+      await removeEmptyParents(project, d.path);
+      updates.set(d.path, null);
+    } else {
+      await fsp.mkdir(abs.slice(0, abs.lastIndexOf('/')), { recursive: true });
+      await fsp.writeFile(abs, (await readObject(project, d.newOid!)).content);
+      updates.set(d.path, d.newOid!);
+    }
+  }
+  await refreshIndex(project, index, updates);
+}
+
+async function removeEmptyParents(project: Project, path: string): Promise<void> {
+  const parts = path.split('/').slice(0, -1);
+  while (parts.length > 0) {
+    try {
+      await project.fs.promises.rmdir(`${project.dir}/${parts.join('/')}`);
+    } catch {
+      return;
+    }
+    parts.pop();
+  }
+}
