@@ -1,6 +1,6 @@
 import { KnockEnvError } from './errors.js';
 import { errnoCode, readIfExists } from './git/fs.js';
-import { entryFromStat, statMatches, writeIndex, type GitIndex, type IndexEntry, type StatLike } from './git/gitindex.js';
+import { entryFromStat, statMatches, writeIndex, type GitIndex, type IndexEntry, type QuickStat, type StatLike } from './git/gitindex.js';
 import { hashObject, readObject } from './git/objects.js';
 import { MODE_EXEC, MODE_FILE, MODE_LINK, MODE_TREE, isTreeMode, listFiles, readTree, serializeTree, type TreeDifference, type TreeEntry } from './git/tree.js';
 import type { Project } from './project.js';
@@ -11,13 +11,12 @@ export interface WorkingFile {
   path: string;
   oid: string;
   mode: string;
-  stat: StatLike;
   /** Content, when it had to be read to hash it. */
   content?: Buffer;
 }
 
-function modeOf(stat: StatLike): string {
-  const mode = Number(stat.mode);
+function modeOf(stat: QuickStat): string {
+  const mode = stat.mode;
   if ((mode & 0o170000) === 0o120000) return MODE_LINK;
   return mode & 0o111 ? MODE_EXEC : MODE_FILE;
 }
@@ -29,54 +28,68 @@ function modeOf(stat: StatLike): string {
  */
 export async function scanWorkingTree(project: Project, index: GitIndex): Promise<Map<string, WorkingFile>> {
   const { promises: fsp } = project.fs;
+  const lstatSync = project.fs.lstatSync;
+  const readdirSync = project.fs.readdirSync;
   const files = new Map<string, WorkingFile>();
-  const pending: Promise<void>[] = [];
+  const toHash: { path: string; mode: string }[] = [];
 
-  const visitFile = async (path: string): Promise<void> => {
-    const abs = `${project.dir}/${path}`;
-    let stat: StatLike;
+  const lstat = async (abs: string): Promise<QuickStat | null> => {
     try {
-      stat = (await fsp.lstat(abs, { bigint: true })) as unknown as StatLike;
+      return lstatSync ? lstatSync(abs) : await fsp.lstat(abs);
     } catch (error) {
-      if (errnoCode(error) === 'ENOENT') return;
+      if (errnoCode(error) === 'ENOENT' || errnoCode(error) === 'ENOTDIR') return null;
       throw error;
     }
+  };
+  const list = async (abs: string): Promise<{ name: string; dir: boolean }[] | null> => {
+    try {
+      const dirents = readdirSync ? readdirSync(abs, { withFileTypes: true }) : await fsp.readdir(abs, { withFileTypes: true });
+      return dirents.map((d) => ({ name: String(d.name), dir: d.isDirectory() }));
+    } catch (error) {
+      if (errnoCode(error) === 'ENOENT' || errnoCode(error) === 'ENOTDIR') return null;
+      throw error;
+    }
+  };
+
+  const visitFile = async (path: string): Promise<void> => {
+    const stat = await lstat(`${project.dir}/${path}`);
+    if (stat === null) return;
     const entry = index.entries.get(path);
     const mode = modeOf(stat);
-    if (entry && statMatches(entry, stat, index.mtimeNs)) {
-      files.set(path, { path, oid: entry.oid, mode, stat });
-      return;
-    }
-    const content =
-      mode === MODE_LINK ? Buffer.from(await fsp.readlink(abs), 'utf8') : ((await fsp.readFile(abs)) as Buffer);
-    files.set(path, { path, oid: hashObject('blob', content), mode, stat, content });
+    if (entry && statMatches(entry, stat, index.mtimeNs)) files.set(path, { path, oid: entry.oid, mode });
+    else toHash.push({ path, mode });
   };
 
   const walk = async (relative: string): Promise<void> => {
-    let dirents;
-    try {
-      dirents = await fsp.readdir(`${project.dir}/${relative}`, { withFileTypes: true });
-    } catch (error) {
-      if (errnoCode(error) === 'ENOENT' || errnoCode(error) === 'ENOTDIR') return;
-      throw error;
-    }
-    for (const dirent of dirents) {
-      const name = String(dirent.name);
+    const entries = await list(`${project.dir}/${relative}`);
+    if (entries === null) return;
+    for (const { name, dir } of entries) {
       const path = `${relative}/${name}`;
-      if (name.startsWith('.') && !index.entries.has(path) && !dirent.isDirectory()) continue;
       if (name === '.git') continue;
-      if (dirent.isDirectory()) pending.push(walk(path));
-      else pending.push(visitFile(path));
+      if (name.startsWith('.') && !dir && !index.entries.has(path)) continue;
+      if (dir) await walk(path);
+      else await visitFile(path);
     }
   };
 
   for (const top of MANAGED_TOP_LEVEL) {
-    const stat = await fsp.lstat(`${project.dir}/${top}`).catch(() => null);
+    const stat = await lstat(`${project.dir}/${top}`);
     if (stat === null) continue;
-    if (stat.isDirectory()) pending.push(walk(top));
-    else pending.push(visitFile(top));
+    if ((stat.mode & 0o170000) === 0o040000) await walk(top);
+    else await visitFile(top);
   }
-  while (pending.length > 0) await Promise.all(pending.splice(0));
+
+  // Files whose stat data differs from the index are read and hashed, a few at a time.
+  let next = 0;
+  const hashWorker = async (): Promise<void> => {
+    while (next < toHash.length) {
+      const { path, mode } = toHash[next++]!;
+      const abs = `${project.dir}/${path}`;
+      const content = mode === MODE_LINK ? Buffer.from(await fsp.readlink(abs), 'utf8') : ((await fsp.readFile(abs)) as Buffer);
+      files.set(path, { path, oid: hashObject('blob', content), mode, content });
+    }
+  };
+  await Promise.all(Array.from({ length: 8 }, hashWorker));
   return files;
 }
 
@@ -110,6 +123,26 @@ function hashDirTree(node: DirNode): string {
   return node.oid;
 }
 
+/** Tree ids of every folder of the scanned working tree, computed in memory. */
+export interface WorkingTreeIds {
+  root: DirNode;
+  /** The tree id of a folder (e.g. workflows/welcome), or undefined when it has no files. */
+  treeOf(path: string): string | undefined;
+}
+
+export function hashWorkingTree(files: Map<string, WorkingFile>): WorkingTreeIds {
+  const root = buildDirTree(files.values());
+  hashDirTree(root);
+  return {
+    root,
+    treeOf: (path) => {
+      let node: DirNode | undefined = root;
+      for (const part of path.split('/')) node = node?.dirs.get(part);
+      return node?.oid;
+    },
+  };
+}
+
 export interface WorkingChange extends TreeDifference {
   mode?: string;
   file?: WorkingFile;
@@ -119,9 +152,8 @@ export interface WorkingChange extends TreeDifference {
  * Differences between the managed areas of the working tree and a commit's
  * tree. Sub-trees whose computed id equals the committed one are not read.
  */
-export async function diffWorkingTree(project: Project, files: Map<string, WorkingFile>, headTree: string): Promise<WorkingChange[]> {
-  const root = buildDirTree(files.values());
-  hashDirTree(root);
+export async function diffWorkingTree(project: Project, files: Map<string, WorkingFile>, headTree: string, hashed?: WorkingTreeIds): Promise<WorkingChange[]> {
+  const root = (hashed ?? hashWorkingTree(files)).root;
   const out: WorkingChange[] = [];
   const headRoot = (await readTree(project, headTree)).filter((e) => MANAGED_TOP_LEVEL.includes(e.name));
 
@@ -177,6 +209,14 @@ export function workingTreeReader(project: Project): SourceReader {
       const stat = await project.fs.promises.lstat(`${project.dir}/${path}`).catch(() => null);
       return stat?.isFile() ? stat.size : null;
     },
+  };
+}
+
+/** Serves files the scan already read from memory, the rest from the working tree. */
+export function cachedReader(base: SourceReader, files: Map<string, WorkingFile>): SourceReader {
+  return {
+    read: async (path) => files.get(path)?.content ?? base.read(path),
+    size: async (path) => files.get(path)?.content?.length ?? (base.size ? base.size(path) : null),
   };
 }
 

@@ -8,6 +8,17 @@ export type FsPromises = typeof NodeFs.promises;
 
 export interface FileSystem {
   promises: FsPromises;
+  /**
+   * Synchronous stat and directory listing, when the file system has them
+   * (node's and memfs's do). Scanning thousands of small files is several
+   * times faster with them than through the promise API's thread pool.
+   */
+  lstatSync?: typeof NodeFs.lstatSync;
+  readdirSync?: typeof NodeFs.readdirSync;
+  readFileSync?: typeof NodeFs.readFileSync;
+  writeFileSync?: typeof NodeFs.writeFileSync;
+  renameSync?: typeof NodeFs.renameSync;
+  mkdirSync?: typeof NodeFs.mkdirSync;
 }
 
 export function errnoCode(error: unknown): string | undefined {

@@ -40,10 +40,17 @@ function sortKey(entry: TreeEntry): string {
   return isTreeMode(entry.mode) ? `${entry.name}/` : entry.name;
 }
 
+// eslint-disable-next-line no-control-regex
+const ASCII = /^[\x00-\x7f]*$/;
+
+/** Byte order of the UTF-8 encodings; for ASCII names plain string order is the same and much cheaper. */
+export function compareNames(x: string, y: string): number {
+  if (ASCII.test(x) && ASCII.test(y)) return x < y ? -1 : x > y ? 1 : 0;
+  return Buffer.compare(Buffer.from(x, 'utf8'), Buffer.from(y, 'utf8'));
+}
+
 function compareEntries(a: TreeEntry, b: TreeEntry): number {
-  const x = Buffer.from(sortKey(a));
-  const y = Buffer.from(sortKey(b));
-  return Buffer.compare(x, y);
+  return compareNames(sortKey(a), sortKey(b));
 }
 
 export function serializeTree(entries: TreeEntry[]): Buffer {

@@ -16,7 +16,8 @@ import { CONFIG_FILE, ENVIRONMENTS_DIR, RESOURCE_TYPES, resourceOfPath, resource
 import { validateResource } from '../validate/resource.js';
 import type { ValidationIssue } from '../validate/types.js';
 import type { KnockEnvConfig } from '../validate/config.js';
-import { diffWorkingTree, scanWorkingTree, workingTreeReader, type WorkingChange, type WorkingFile } from '../worktree.js';
+import { ValidationCache } from '../validation-cache.js';
+import { cachedReader, diffWorkingTree, hashWorkingTree, scanWorkingTree, workingTreeReader, type WorkingChange, type WorkingFile } from '../worktree.js';
 
 export type ChangeStatus = 'added' | 'modified' | 'deleted';
 
@@ -49,15 +50,27 @@ export interface WorkingTreeAnalysis {
   headTree: string;
   index: GitIndex;
   files: Map<string, WorkingFile>;
+  /** Verdicts of earlier validations, by resource tree id. */
+  cache: ValidationCache;
   resources: ResourceChange[];
   others: OtherChange[];
 }
 
-/** Reads origin_environment without full validation; null when absent or unreadable. */
+const ORIGIN_LINE = /^origin_environment:[ \t]*(["']?)([a-z0-9][a-z0-9_-]*)\1[ \t]*(?:#.*)?$/m;
+
+/**
+ * Reads origin_environment without full validation; null when absent or
+ * unreadable. A key at column 0 of a block mapping is a top-level key, so a
+ * line match settles it without parsing; anything unusual is parsed.
+ */
 export function originOf(text: string | Uint8Array | null): string | null {
   if (text === null) return null;
+  const source = typeof text === 'string' ? text : Buffer.from(text).toString('utf8');
+  const match = ORIGIN_LINE.exec(source);
+  if (match) return match[2]!;
+  if (!source.includes('origin_environment')) return null;
   try {
-    const data = YAML.parse(typeof text === 'string' ? text : Buffer.from(text).toString('utf8'), { maxAliasCount: 100 }) as unknown;
+    const data = YAML.parse(source, { maxAliasCount: 100 }) as unknown;
     const origin = (data as { origin_environment?: unknown } | null)?.origin_environment;
     return typeof origin === 'string' ? origin : null;
   } catch {
@@ -74,7 +87,9 @@ export async function analyseWorkingTree(options: Pick<CoreOptions, 'fs' | 'dir'
   const headTree = (await readCommit(project, head)).tree;
   const index = await readIndex(project.fs, project.gitdir);
   const files = await scanWorkingTree(project, index);
-  const all = await diffWorkingTree(project, files, headTree);
+  const ids = hashWorkingTree(files);
+  const all = await diffWorkingTree(project, files, headTree, ids);
+  const cache = await ValidationCache.open(project.fs, project.gitdir);
   const changes = only ? all.filter((c) => only(c.path)) : all;
 
   const grouped = new Map<string, { kind: ResourceKind; key: string; paths: WorkingChange[] }>();
@@ -105,27 +120,44 @@ export async function analyseWorkingTree(options: Pick<CoreOptions, 'fs' | 'dir'
     }
   }
 
-  const reader = workingTreeReader(project);
+  const reader = cachedReader(workingTreeReader(project), files);
   const presentDirs = new Set<string>();
   for (const path of files.keys()) {
     const second = path.indexOf('/', path.indexOf('/') + 1);
     if (second > 0) presentDirs.add(path.slice(0, second));
   }
-  const resources: ResourceChange[] = [];
-  for (const group of grouped.values()) {
-    const type = RESOURCE_TYPES[group.kind];
-    const mainPath = `${type.dir}/${group.key}/${type.file}`;
-    const committedEntry = await entryAt(project, headTree, `${type.dir}/${group.key}`);
-    const existed = committedEntry !== null;
-    const workingMain = files.get(mainPath);
-    const existsNow = presentDirs.has(`${type.dir}/${group.key}`);
-    const status: ChangeStatus = !existed ? 'added' : existsNow ? 'modified' : 'deleted';
-    const committedMain = existed ? await entryAt(project, headTree, mainPath) : null;
-    const committedOrigin = committedMain ? originOf((await readObject(project, committedMain.oid)).content) : null;
-    const workingOrigin = workingMain ? originOf(await reader.read(mainPath)) : null;
-    const issues = status === 'deleted' ? [] : (await validateResource({ kind: group.kind, key: group.key, read: reader })).issues;
-    resources.push({ kind: group.kind, key: group.key, status, paths: group.paths, committedOrigin, workingOrigin, issues });
-  }
+  const groups = [...grouped.values()];
+  const resources: ResourceChange[] = new Array(groups.length);
+  let next = 0;
+  const worker = async (): Promise<void> => {
+    while (next < groups.length) {
+      const i = next++;
+      const group = groups[i]!;
+      const type = RESOURCE_TYPES[group.kind];
+      const mainPath = `${type.dir}/${group.key}/${type.file}`;
+      const committedEntry = await entryAt(project, headTree, `${type.dir}/${group.key}`);
+      const existed = committedEntry !== null;
+      const existsNow = presentDirs.has(`${type.dir}/${group.key}`);
+      const status: ChangeStatus = !existed ? 'added' : existsNow ? 'modified' : 'deleted';
+      const committedMain = existed ? await entryAt(project, headTree, mainPath) : null;
+      const committedOrigin = committedMain ? originOf((await readObject(project, committedMain.oid)).content) : null;
+      let issues: ValidationIssue[] = [];
+      let workingOrigin: string | null = null;
+      const treeOid = ids.treeOf(`${type.dir}/${group.key}`);
+      if (status !== 'deleted' && treeOid !== undefined && cache.has(group.kind, treeOid)) {
+        workingOrigin = originOf(await reader.read(mainPath));
+      } else if (status !== 'deleted') {
+        const validation = await validateResource({ kind: group.kind, key: group.key, read: reader });
+        issues = validation.issues;
+        if (issues.length === 0 && treeOid !== undefined) cache.add(group.kind, treeOid);
+        const origin = validation.data?.origin_environment;
+        workingOrigin = typeof origin === 'string' ? origin : validation.data ? null : files.has(mainPath) ? originOf(await reader.read(mainPath)) : null;
+      }
+      resources[i] = { kind: group.kind, key: group.key, status, paths: group.paths, committedOrigin, workingOrigin, issues };
+    }
+  };
+  await Promise.all(Array.from({ length: 16 }, worker));
+  await cache.save();
   resources.sort((a, b) => (resourceId(a) < resourceId(b) ? -1 : 1));
-  return { project, config, environments: environmentSlugs(config), environment, head, headTree, index, files, resources, others };
+  return { project, config, environments: environmentSlugs(config), environment, head, headTree, index, files, cache, resources, others };
 }

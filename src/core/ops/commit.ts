@@ -5,7 +5,7 @@ import { formatMessage, readCommit, writeCommit } from '../git/commit.js';
 import { readIndex } from '../git/gitindex.js';
 import { writeObject } from '../git/objects.js';
 import { updateRef } from '../git/refs.js';
-import { applyChanges, diffTrees, entryAt, type FileChange } from '../git/tree.js';
+import { applyChanges, diffTrees, entryAt, readTree, type FileChange } from '../git/tree.js';
 import { branchRef, headOf, LOWEST_ENVIRONMENT, openProject, type Project } from '../project.js';
 import { RESOURCE_TYPES, resourceId, type ResourceKind } from '../resources.js';
 import type { ValidationIssue } from '../validate/types.js';
@@ -40,15 +40,21 @@ export interface CommitResult {
 
 /** Inserts `origin_environment` as the first key, leaving every other byte of the file as it was. */
 export function withOriginEnvironment(text: string, env: string): string {
-  const doc = YAML.parseDocument(text);
-  const contents = doc.contents;
-  if (YAML.isMap(contents) && !contents.flow && contents.items.length > 0) {
-    const firstKey = contents.items[0]!.key as { range?: [number, number, number] } | null;
-    const at = firstKey?.range?.[0];
-    if (at !== undefined && (at === 0 || text[at - 1] === '\n')) {
-      return `${text.slice(0, at)}origin_environment: ${env}\n${text.slice(at)}`;
+  // Fast path: the first line that is not blank, a comment or a document marker is a block key at column 0.
+  let offset = 0;
+  while (offset < text.length) {
+    const end = text.indexOf('\n', offset);
+    const lineText = text.slice(offset, end < 0 ? text.length : end);
+    const trimmed = lineText.trim();
+    if (trimmed === '' || trimmed.startsWith('#') || trimmed === '---') {
+      if (end < 0) break;
+      offset = end + 1;
+      continue;
     }
+    if (/^[A-Za-z_][\w$@-]*:(\s|$)/.test(lineText)) return `${text.slice(0, offset)}origin_environment: ${env}\n${text.slice(offset)}`;
+    break;
   }
+  const doc = YAML.parseDocument(text);
   doc.set('origin_environment', env);
   return doc.toString({ lineWidth: 0 });
 }
@@ -136,11 +142,20 @@ export async function commitChanges(options: CommitOptions): Promise<CommitResul
         data: { issues },
       });
     }
+    // Keys present in each environment, read once per resource folder (workflows/, guides/) per environment.
+    const keysByEnv = new Map<string, Set<string>>();
     const existsIn = async (kind: ResourceKind, key: string): Promise<string[]> => {
       const found: string[] = [];
       for (const e of environments) {
-        const tree = (await readCommit(project, await headOf(project, e))).tree;
-        if ((await entryAt(project, tree, `${RESOURCE_TYPES[kind].dir}/${key}`)) !== null) found.push(e);
+        const cacheKey = `${e}:${kind}`;
+        let keys = keysByEnv.get(cacheKey);
+        if (!keys) {
+          const tree = (await readCommit(project, await headOf(project, e))).tree;
+          const folder = await entryAt(project, tree, RESOURCE_TYPES[kind].dir);
+          keys = new Set(folder ? (await readTree(project, folder.oid)).map((entry) => entry.name) : []);
+          keysByEnv.set(cacheKey, keys);
+        }
+        if (keys.has(key)) found.push(e);
       }
       return found;
     };
@@ -205,6 +220,13 @@ async function writeCommitFromAnalysis(analysis: WorkingTreeAnalysis, options: C
   const commit = await writeCommit(project, { tree, parents: [analysis.head], author: signature, committer: signature, message });
   await updateRef(project, { ref: branchRef(env), oldOid: analysis.head, newOid: commit, reflogMessage: `knock-env commit: ${summary || options.message}`, committer: signature });
   await refreshIndex(project, analysis.index, indexUpdates);
+  // The committed folders were validated (origin_environment aside, which the schema allows): remember them.
+  for (const r of analysis.resources) {
+    if (r.status === 'deleted') continue;
+    const entry = await entryAt(project, tree, `${RESOURCE_TYPES[r.kind].dir}/${r.key}`);
+    if (entry) analysis.cache.add(r.kind, entry.oid);
+  }
+  await analysis.cache.save();
 
   const envIndex = environments.indexOf(env);
   const mergedInto = envIndex > 0 ? await mergeDown(project, environments, envIndex, commit, changes, signature) : [];

@@ -7,6 +7,7 @@ import { CONFIG_FILE, ENVIRONMENTS_DIR, RESOURCE_TYPES, resourceOfPath, resource
 import { validateResource } from '../validate/resource.js';
 import type { ValidationIssue } from '../validate/types.js';
 import { treeReader } from '../worktree.js';
+import { ValidationCache } from '../validation-cache.js';
 
 export interface StepChanges {
   added: string[];
@@ -192,11 +193,17 @@ async function mainOidAt(project: Project, tree: string, path: string): Promise<
 /** Validates every resource a plan adds or changes, reading them from the target tree. */
 export async function validatePlan(project: Project, plan: ChangePlan): Promise<ValidationIssue[]> {
   const reader = treeReader(project, plan.to.tree);
+  const cache = await ValidationCache.open(project.fs, project.gitdir);
   const issues: ValidationIssue[] = [];
   for (const r of plan.resources) {
     if (r.status === 'deleted') continue;
-    issues.push(...(await validateResource({ kind: r.kind, key: r.key, read: reader })).issues);
+    const folder = await entryAt(project, plan.to.tree, `${RESOURCE_TYPES[r.kind].dir}/${r.key}`);
+    if (folder && cache.has(r.kind, folder.oid)) continue;
+    const found = (await validateResource({ kind: r.kind, key: r.key, read: reader })).issues;
+    if (found.length === 0 && folder) cache.add(r.kind, folder.oid);
+    issues.push(...found);
   }
+  await cache.save();
   return issues;
 }
 

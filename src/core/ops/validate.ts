@@ -1,12 +1,15 @@
 import { resolve } from 'node:path';
 import type { CoreOptions } from '../context.js';
-import { errnoCode, readIfExists } from '../git/fs.js';
+import { errnoCode, exists, readIfExists } from '../git/fs.js';
+import { readIndex } from '../git/gitindex.js';
+import { keyProblem } from '../keys.js';
+import { ValidationCache } from '../validation-cache.js';
 import { findGitdir } from '../project.js';
 import { CONFIG_FILE, RESOURCE_KINDS, RESOURCE_TYPES, resourceOfPath, resourceId, type ResourceKind } from '../resources.js';
 import { validateConfigText } from '../validate/config.js';
 import { validateResource } from '../validate/resource.js';
 import type { ValidationIssue } from '../validate/types.js';
-import { workingTreeReader } from '../worktree.js';
+import { cachedReader, hashWorkingTree, scanWorkingTree, workingTreeReader } from '../worktree.js';
 
 export interface ValidationReport {
   /** Resources checked, each with its issues (empty when valid). */
@@ -94,16 +97,35 @@ export async function validateWorkingTree(options: ValidateOptions): Promise<Val
   }
 
   const list = [...targets.values()].sort((a, b) => (resourceId(a) < resourceId(b) ? -1 : 1));
+  // In a repository, git's index tells most files' ids without reading them; folders whose
+  // tree id passed before are not validated again.
+  let read = reader;
+  let treeOf: (path: string) => string | undefined = () => undefined;
+  let cache: ValidationCache | undefined;
+  if (found && (await exists(options.fs, found.gitdir))) {
+    const index = await readIndex(options.fs, found.gitdir);
+    const files = await scanWorkingTree(project, index);
+    treeOf = hashWorkingTree(files).treeOf;
+    read = cachedReader(reader, files);
+    cache = await ValidationCache.open(options.fs, found.gitdir);
+  }
   const results: ValidationReport['resources'] = new Array(list.length);
   let next = 0;
   const worker = async (): Promise<void> => {
     while (next < list.length) {
       const i = next++;
       const { kind, key } = list[i]!;
-      const { issues } = await validateResource({ kind, key, read: reader });
+      const treeOid = keyProblem(key) === null ? treeOf(`${RESOURCE_TYPES[kind].dir}/${key}`) : undefined;
+      if (treeOid !== undefined && cache?.has(kind, treeOid)) {
+        results[i] = { kind, key, valid: true, issues: [] };
+        continue;
+      }
+      const { issues } = await validateResource({ kind, key, read });
+      if (issues.length === 0 && treeOid !== undefined) cache?.add(kind, treeOid);
       results[i] = { kind, key, valid: issues.length === 0, issues };
     }
   };
   await Promise.all(Array.from({ length: options.concurrency ?? 16 }, worker));
+  await cache?.save();
   return { resources: results, other, issueCount: other.length + results.reduce((n, r) => n + r.issues.length, 0) };
 }

@@ -1,0 +1,16 @@
+export { validateResource, findFileReferences, resolveReference, sortIssues } from './resource.js';
+export {
+  validateConfigText,
+  ROLES,
+  LOWEST_ENVIRONMENT,
+  HIGHEST_ENVIRONMENT,
+  type KnockEnvConfig,
+  type EnvironmentConfig,
+  type EnvironmentSettings,
+  type Member,
+  type ApiKeyRecord,
+  type Role,
+} from './config.js';
+export { getValidator, schemaIssues, schemaUrl, loadSchema, SCHEMAS_DIR, SCHEMA_NAMES, type SchemaName } from './schemas.js';
+export { parseYaml, SourcePositions, LIMITS, decodeUtf8, type ParsedYaml, type Position } from './yaml.js';
+export type { ValidationIssue, IssueCode, SourceReader, ResourceValidation } from './types.js';

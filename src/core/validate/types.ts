@@ -1,0 +1,46 @@
+import type { ResourceKind } from '../resources.js';
+
+export type IssueCode =
+  | 'yaml-syntax'
+  | 'duplicate-key'
+  | 'schema'
+  | 'invalid-key'
+  | 'file-ref-missing'
+  | 'file-ref-escapes'
+  | 'file-too-large'
+  | 'missing-main-file'
+  | 'unexpected-file'
+  | 'alias-limit'
+  | 'key-mismatch'
+  /** A JSON file referenced through an `@` field does not parse. */
+  | 'json-syntax'
+  /** knock-env.yaml breaks a rule the schema cannot express (order, uniqueness, references). */
+  | 'config-rule';
+
+/** One problem in one file. Line and column are 1-based. */
+export interface ValidationIssue {
+  /** Repository-relative posix path of the file the problem is in. */
+  file: string;
+  line?: number;
+  column?: number;
+  /** JSON pointer into the parsed document, e.g. /steps/2/template. */
+  pointer?: string;
+  code: IssueCode;
+  message: string;
+}
+
+/** Reads repository-relative posix paths, from a working tree or a git tree. */
+export interface SourceReader {
+  /** File content, or null when there is no such file. */
+  read(path: string): Promise<Uint8Array | null>;
+  /** Size in bytes without reading, or null when there is no such file. Optional. */
+  size?(path: string): Promise<number | null>;
+}
+
+export interface ResourceValidation {
+  kind: ResourceKind;
+  key: string;
+  issues: ValidationIssue[];
+  /** The parsed main document when it parsed (even if it has schema issues). */
+  data?: Record<string, unknown>;
+}
