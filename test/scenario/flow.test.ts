@@ -156,7 +156,7 @@ describe('environments and promotion', () => {
     const text = await readFile(path, 'utf8');
     // Swap the two steps, change the email subject, add a delay step.
     const [head, steps] = text.split('steps:\n');
-    const [feed, email] = steps!.split(/(?=  - ref: email_1)/);
+    const [feed, email] = steps!.split(/(?= {2}- ref: email_1)/);
     const edited = `${head}steps:\n${email!.replace(/subject: .*/, 'subject: "Changed"')}${feed}  - ref: delay_1\n    type: delay\n    settings:\n      delay_for:\n        unit: hours\n        value: 1\n`;
     await writeFile(path, edited);
     await commit(dir, 'Rework welcome');

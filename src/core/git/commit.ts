@@ -109,15 +109,24 @@ export function subjectOf(message: string): string {
   return message.split('\n', 1)[0] ?? '';
 }
 
-/** Whether `ancestor` is reachable from `descendant` (or equal). Walks parents only. */
+/** Clock skew tolerated between commits when pruning ancestry walks by date, as git's date heuristics do. */
+export const CLOCK_SKEW_SECONDS = 86_400;
+
+/**
+ * Whether `ancestor` is reachable from `descendant` (or equal). Walks parents
+ * only, and does not descend below commits older than `ancestor` (less a day
+ * of clock skew): they cannot have it in their history.
+ */
 export async function isAncestor(store: GitStore, ancestor: string, descendant: string): Promise<boolean> {
   if (ancestor === descendant) return true;
+  const floor = (await readCommit(store, ancestor)).committer.timestamp - CLOCK_SKEW_SECONDS;
   const seen = new Set<string>([descendant]);
   let frontier = [descendant];
   while (frontier.length > 0) {
     const next: string[] = [];
     for (const oid of frontier) {
       const commit = await readCommit(store, oid);
+      if (commit.committer.timestamp < floor) continue;
       for (const parent of commit.parents) {
         if (parent === ancestor) return true;
         if (!seen.has(parent)) {

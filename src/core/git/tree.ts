@@ -63,9 +63,20 @@ export function serializeTree(entries: TreeEntry[]): Buffer {
   return Buffer.concat(parts);
 }
 
+const parsedTrees = new WeakMap<GitStore, Map<string, TreeEntry[]>>();
+const PARSED_TREE_LIMIT = 4096;
+
+/** A tree's entries. Parsed trees are kept per store (a command), so a large workflows/ tree is parsed once. */
 export async function readTree(store: GitStore, oid: string): Promise<TreeEntry[]> {
   if (oid === EMPTY_TREE_OID) return [];
-  return parseTree(await readTyped(store, oid, 'tree'));
+  let cache = parsedTrees.get(store);
+  if (!cache) parsedTrees.set(store, (cache = new Map()));
+  const hit = cache.get(oid);
+  if (hit) return hit;
+  const entries = parseTree(await readTyped(store, oid, 'tree'));
+  if (cache.size >= PARSED_TREE_LIMIT) cache.delete(cache.keys().next().value!);
+  cache.set(oid, entries);
+  return entries;
 }
 
 /** The entry at a path inside a tree, or null. */
