@@ -1,0 +1,71 @@
+import { mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
+import { dirname, join, relative } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import YAML from 'yaml';
+import { knockResourceToFiles } from '../../src/core/knock-format/import.js';
+import { commitChanges } from '../../src/core/ops/commit.js';
+import { createEnvironment } from '../../src/core/ops/environments.js';
+import { initProject } from '../../src/core/ops/init.js';
+import { promoteEnvironment } from '../../src/core/ops/promote.js';
+import { validateWorkingTree } from '../../src/core/ops/validate.js';
+import type { ResourceKind } from '../../src/core/resources.js';
+import { KNOCK_TEMPLATES, assertChain, coreOptionsFor, diskFs, git, tempDir } from '../helpers/repo.js';
+
+async function filesUnder(dir: string): Promise<Map<string, Uint8Array>> {
+  const out = new Map<string, Uint8Array>();
+  const walk = async (current: string): Promise<void> => {
+    for (const entry of await readdir(current, { withFileTypes: true })) {
+      const path = join(current, entry.name);
+      if (entry.isDirectory()) await walk(path);
+      else out.set(relative(dir, path), await readFile(path));
+    }
+  };
+  await walk(dir);
+  return out;
+}
+
+describe("Knock's template library through the whole loop", () => {
+  it('imports every workflow and guide, commits, promotes to production, and stays valid', async () => {
+    const dir = await tempDir();
+    await initProject(coreOptionsFor(dir));
+    await createEnvironment({ ...coreOptionsFor(dir), slug: 'staging' });
+    const imported: { kind: ResourceKind; key: string; original: Record<string, unknown> }[] = [];
+    for (const [kind, folder] of [['workflow', 'workflows'], ['guide', 'guides']] as const) {
+      for (const key of await readdir(join(KNOCK_TEMPLATES, folder))) {
+        const source = await filesUnder(join(KNOCK_TEMPLATES, folder, key));
+        const { files } = knockResourceToFiles(kind, key, source);
+        for (const [path, content] of files) {
+          const target = join(dir, folder, key, path);
+          await mkdir(dirname(target), { recursive: true });
+          await writeFile(target, content);
+        }
+        imported.push({ kind, key, original: JSON.parse(Buffer.from(source.get(`${kind}.json`)!).toString('utf8')) });
+      }
+    }
+    expect(imported.filter((r) => r.kind === 'workflow').length).toBeGreaterThanOrEqual(20);
+    expect(imported.filter((r) => r.kind === 'guide').length).toBeGreaterThanOrEqual(4);
+
+    const report = await validateWorkingTree({ fs: diskFs, dir });
+    expect(report.issueCount, JSON.stringify(report.resources.flatMap((r) => r.issues).slice(0, 3))).toBe(0);
+    const committed = await commitChanges({ ...coreOptionsFor(dir), message: 'Import the Knock template library' });
+    expect(committed.resources).toHaveLength(imported.length);
+
+    await promoteEnvironment({ ...coreOptionsFor(dir), environment: 'staging' });
+    const { plan } = await promoteEnvironment({ ...coreOptionsFor(dir), environment: 'production' });
+    expect(plan.issues).toEqual([]);
+    expect(plan.resources.map((r) => r.status)).toEqual(imported.map(() => 'added'));
+    await assertChain(dir, ['development', 'staging', 'production']);
+    await git(dir, 'fsck', '--no-progress', '--strict');
+    expect(await git(dir, 'status', '--porcelain')).toBe('');
+
+    // What production holds is the original resource, field for field, plus its origin.
+    for (const { kind, key, original } of imported) {
+      const text = await git(dir, 'show', `production:${kind}s/${key}/${kind}.yaml`);
+      const { $schema: _schema, __readonly: _readonly, ...fields } = original;
+      expect(YAML.parse(text)).toEqual({ origin_environment: 'development', ...fields });
+    }
+    for (const referenced of ['workflows/replies/email_1/visual_blocks.json', 'workflows/replies/email_1/visual_blocks/1.content.md']) {
+      expect(await git(dir, 'show', `production:${referenced}`)).toBe((await readFile(join(KNOCK_TEMPLATES, referenced), 'utf8')).trimEnd());
+    }
+  });
+});
