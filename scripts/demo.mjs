@@ -34,20 +34,23 @@ const ke = (title, args, options) => step(title, 'node', [bin, ...args], options
 
 try {
   await ke('Create a project', ['init', dir]);
+  await ke('Add a staging environment (directly below production)', ['env', 'create', 'staging']);
   await cp(join(root, 'fixtures/demo/workflows'), join(dir, 'workflows'), { recursive: true });
   await cp(join(root, 'fixtures/demo/guides'), join(dir, 'guides'), { recursive: true });
   await ke('What changed in the working tree', ['status']);
   await ke('Validate everything', ['validate']);
   await ke('Commit to development', ['commit', '-m', 'Add the demo workflows and guides']);
-  await ke('Add a staging environment (below production)', ['env', 'create', 'staging']);
   await ke('The plan for staging (nothing moves)', ['promote', 'staging', '--dry-run']);
   await ke('Promote to staging', ['promote', 'staging', '--yes']);
+  await ke('Promote to production', ['promote', 'production', '--yes']);
 
-  // A second change in development: edit one workflow, delete a guide.
+  // A second change in development: reword a workflow and drop one of its steps, retire a guide.
   const workflows = (await execa('ls', [join(dir, 'workflows')])).stdout.split('\n').filter(Boolean);
   const first = join(dir, 'workflows', workflows[0], 'workflow.yaml');
   const text = await readFile(first, 'utf8');
-  await writeFile(first, text.replace(/^description: .*$/m, 'description: Edited in development for the demo.'));
+  const [head, steps = ''] = text.split(/^steps:\n/m);
+  const kept = steps.split(/^(?= {2}- )/m).filter(Boolean);
+  await writeFile(first, `${head.replace(/^description: .*$/m, 'description: Edited in development for the demo.')}steps:\n${kept.slice(0, -1).join('')}`);
   const guides = (await execa('ls', [join(dir, 'guides')])).stdout.split('\n').filter(Boolean);
   await rm(join(dir, 'guides', guides[guides.length - 1]), { recursive: true });
   await ke('Status after editing', ['status']);
