@@ -1,10 +1,11 @@
+import { createHash } from 'node:crypto';
 import { KnockEnvError } from './errors.js';
 import { errnoCode, readIfExists } from './git/fs.js';
 import { entryFromStat, statMatches, writeIndex, type GitIndex, type IndexEntry, type QuickStat, type StatLike } from './git/gitindex.js';
 import { hashObject, readObject } from './git/objects.js';
-import { MODE_EXEC, MODE_FILE, MODE_LINK, MODE_TREE, isTreeMode, listFiles, readTree, serializeTree, type TreeDifference, type TreeEntry } from './git/tree.js';
+import { compareNames, MODE_EXEC, MODE_FILE, MODE_LINK, MODE_TREE, isTreeMode, listFiles, readTree, serializeTree, type TreeDifference, type TreeEntry } from './git/tree.js';
 import type { Project } from './project.js';
-import { MANAGED_TOP_LEVEL } from './resources.js';
+import { isManagedPath, MANAGED_TOP_LEVEL } from './resources.js';
 import type { SourceReader } from './validate/types.js';
 
 export interface WorkingFile {
@@ -130,8 +131,10 @@ export interface WorkingTreeIds {
   treeOf(path: string): string | undefined;
 }
 
-export function hashWorkingTree(files: Map<string, WorkingFile>): WorkingTreeIds {
-  const root = buildDirTree(files.values());
+/** Tree ids of the scanned working tree; with `only`, of the folders under those prefixes alone. */
+export function hashWorkingTree(files: Map<string, WorkingFile>, only?: Set<string>): WorkingTreeIds {
+  const selected = only === undefined ? files.values() : [...files.values()].filter((f) => only.has(f.path.split('/', 2).join('/')));
+  const root = buildDirTree(selected);
   hashDirTree(root);
   return {
     root,
@@ -196,6 +199,53 @@ export async function diffWorkingTree(project: Project, files: Map<string, Worki
   return out.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
 }
 
+/**
+ * Changes of the managed areas against the index alone. Valid only when the
+ * index is known to match the head for those paths (see `indexStamp`).
+ */
+export function diffAgainstIndex(files: Map<string, WorkingFile>, index: GitIndex): WorkingChange[] {
+  const out: WorkingChange[] = [];
+  for (const [path, entry] of index.entries) {
+    if (!isManagedPath(path)) continue;
+    const file = files.get(path);
+    const mode = entry.mode.toString(8);
+    if (!file) out.push({ path, status: 'deleted', oldOid: entry.oid });
+    else if (file.oid !== entry.oid || file.mode !== mode) out.push({ path, status: 'modified', oldOid: entry.oid, newOid: file.oid, mode: file.mode, file });
+  }
+  for (const [path, file] of files) {
+    if (!index.entries.has(path)) out.push({ path, status: 'added', newOid: file.oid, mode: file.mode, file });
+  }
+  return out.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
+}
+
+/**
+ * A fingerprint of the index's managed entries (path, mode, id, not stat
+ * data, which git refreshes freely) together with the branch and its head.
+ * knock-env records it when it has made the index match the head; while it
+ * still matches, the working tree can be compared with the index alone.
+ */
+export function indexStamp(index: GitIndex, branch: string, head: string): string {
+  const hash = createHash('sha1').update(`${branch} ${head}\n`);
+  for (const [path, entry] of index.entries) if (isManagedPath(path)) hash.update(`${entry.mode} ${entry.oid} ${path}\n`);
+  return hash.digest('hex');
+}
+
+const STAMP_FILE = 'knock-env/index-stamp';
+
+export async function readIndexStamp(project: Project): Promise<string | null> {
+  return (await readIfExists(project.fs, `${project.gitdir}/${STAMP_FILE}`))?.toString('latin1').trim() ?? null;
+}
+
+export async function writeIndexStamp(project: Project, stamp: string | null): Promise<void> {
+  const path = `${project.gitdir}/${STAMP_FILE}`;
+  if (stamp === null) {
+    await project.fs.promises.unlink(path).catch(() => undefined);
+    return;
+  }
+  await project.fs.promises.mkdir(`${project.gitdir}/knock-env`, { recursive: true });
+  await project.fs.promises.writeFile(path, `${stamp}\n`);
+}
+
 /** Reads files of the working tree (never following a symlink out of it). */
 export function workingTreeReader(project: Project): SourceReader {
   return {
@@ -252,8 +302,8 @@ export async function statFile(project: Project, path: string): Promise<StatLike
   return (await project.fs.promises.lstat(`${project.dir}/${path}`, { bigint: true })) as unknown as StatLike;
 }
 
-/** Index entries for files just written or committed, so `git status` sees them as clean. */
-export async function refreshIndex(project: Project, index: GitIndex, updates: Map<string, string | null>): Promise<void> {
+/** Index entries for files just written or committed, so `git status` sees them as clean. Returns the index written. */
+export async function refreshIndex(project: Project, index: GitIndex, updates: Map<string, string | null>): Promise<GitIndex> {
   const entries = new Map<string, IndexEntry>(index.entries);
   for (const [path, oid] of updates) {
     if (oid === null) {
@@ -265,6 +315,8 @@ export async function refreshIndex(project: Project, index: GitIndex, updates: M
     else entries.set(path, entryFromStat(path, oid, stat));
   }
   await writeIndex(project.fs, project.gitdir, entries.values());
+  const sorted = new Map([...entries].sort(([a], [b]) => compareNames(a, b)));
+  return { entries: sorted, conflicts: index.conflicts, mtimeNs: 0n };
 }
 
 /**

@@ -228,3 +228,31 @@ describe('environments and promotion', () => {
     expect(await git(dir, 'rev-parse', 'production')).toBe(head);
   });
 });
+
+describe('the working tree against the head, whatever plain git did meanwhile', () => {
+  it('stays right after git add, git commit and git status rewrite the index', async () => {
+    const dir = await newProject();
+    await scaffoldResource({ fs: diskFs, dir, kind: 'workflow', key: 'welcome-email' });
+    await commit(dir, 'Add welcome');
+    const path = `${dir}/workflows/welcome-email/workflow.yaml`;
+    const committed = await readFile(path, 'utf8');
+    const keys = async () => (await analyseWorkingTree({ fs: diskFs, dir })).resources.map((r) => `${r.status} ${r.key}`);
+
+    // Staged with git, then the file put back: the index differs from the head, the working tree does not.
+    await writeFile(path, committed.replace(/^description: .*$/m, 'description: staged'));
+    await git(dir, 'add', '-A');
+    await writeFile(path, committed);
+    expect(await keys()).toEqual([]);
+
+    // Committed with plain git: the head moved under knock-env.
+    await writeFile(path, committed.replace(/^description: .*$/m, 'description: by git'));
+    await git(dir, 'commit', '-qam', 'plain git edit');
+    expect(await keys()).toEqual([]);
+    await git(dir, 'status', '--porcelain');
+    await writeFile(path, committed);
+    expect(await keys()).toEqual(['modified welcome-email']);
+    await commit(dir, 'back');
+    expect(await git(dir, 'show', 'development:workflows/welcome-email/workflow.yaml')).toBe(committed.trimEnd());
+    await sound(dir);
+  });
+});

@@ -17,7 +17,19 @@ import { validateResource } from '../validate/resource.js';
 import type { ValidationIssue } from '../validate/types.js';
 import type { KnockEnvConfig } from '../validate/config.js';
 import { ValidationCache } from '../validation-cache.js';
-import { cachedReader, diffWorkingTree, hashWorkingTree, scanWorkingTree, workingTreeReader, type WorkingChange, type WorkingFile } from '../worktree.js';
+import {
+  cachedReader,
+  diffAgainstIndex,
+  diffWorkingTree,
+  hashWorkingTree,
+  indexStamp,
+  readIndexStamp,
+  scanWorkingTree,
+  workingTreeReader,
+  type WorkingChange,
+  type WorkingFile,
+  type WorkingTreeIds,
+} from '../worktree.js';
 
 export type ChangeStatus = 'added' | 'modified' | 'deleted';
 
@@ -87,8 +99,18 @@ export async function analyseWorkingTree(options: Pick<CoreOptions, 'fs' | 'dir'
   const headTree = (await readCommit(project, head)).tree;
   const index = await readIndex(project.fs, project.gitdir);
   const files = await scanWorkingTree(project, index);
-  const ids = hashWorkingTree(files);
-  const all = await diffWorkingTree(project, files, headTree, ids);
+  // When the index is known to match the head (knock-env made it so and nothing changed it since),
+  // comparing with the index is enough; otherwise tree ids are computed and compared with the head's.
+  const trusted = (await readIndexStamp(project)) === indexStamp(index, environment, head);
+  let ids: WorkingTreeIds;
+  let all: WorkingChange[];
+  if (trusted) {
+    all = diffAgainstIndex(files, index);
+    ids = hashWorkingTree(files, new Set(all.map((c) => c.path.split('/', 2).join('/'))));
+  } else {
+    ids = hashWorkingTree(files);
+    all = await diffWorkingTree(project, files, headTree, ids);
+  }
   const cache = await ValidationCache.open(project.fs, project.gitdir);
   const changes = only ? all.filter((c) => only(c.path)) : all;
 

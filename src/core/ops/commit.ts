@@ -9,7 +9,7 @@ import { applyChanges, diffTrees, entryAt, readTree, type FileChange } from '../
 import { branchRef, headOf, LOWEST_ENVIRONMENT, openProject, type Project } from '../project.js';
 import { RESOURCE_TYPES, resourceId, type ResourceKind } from '../resources.js';
 import type { ValidationIssue } from '../validate/types.js';
-import { refreshIndex, updateWorkingTree } from '../worktree.js';
+import { indexStamp, refreshIndex, updateWorkingTree, writeIndexStamp } from '../worktree.js';
 import { analyseWorkingTree, type ResourceChange, type WorkingTreeAnalysis } from './analyse.js';
 import { mergeDown, type BranchMove } from './mergeDown.js';
 import { TRAILER, signatureOf, withRepositoryLock } from './shared.js';
@@ -219,7 +219,12 @@ async function writeCommitFromAnalysis(analysis: WorkingTreeAnalysis, options: C
   });
   const commit = await writeCommit(project, { tree, parents: [analysis.head], author: signature, committer: signature, message });
   await updateRef(project, { ref: branchRef(env), oldOid: analysis.head, newOid: commit, reflogMessage: `knock-env commit: ${summary || options.message}`, committer: signature });
-  await refreshIndex(project, analysis.index, indexUpdates);
+  // A full commit leaves the working tree equal to the new head in the managed areas; refreshing
+  // every entry that was re-hashed makes the index equal too, which the stamp then records.
+  const full = !options.paths || options.paths.length === 0;
+  if (full) for (const file of analysis.files.values()) if (file.content && !indexUpdates.has(file.path)) indexUpdates.set(file.path, file.oid);
+  const written = await refreshIndex(project, analysis.index, indexUpdates);
+  await writeIndexStamp(project, full ? indexStamp(written, env, commit) : null);
   // The committed folders were validated (origin_environment aside, which the schema allows): remember them.
   for (const r of analysis.resources) {
     if (r.status === 'deleted') continue;

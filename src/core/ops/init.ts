@@ -10,7 +10,7 @@ import { exists } from '../git/fs.js';
 import { branchRef, findGitdir, HIGHEST_ENVIRONMENT, LOWEST_ENVIRONMENT, type Project } from '../project.js';
 import { CONFIG_FILE } from '../resources.js';
 import type { KnockEnvConfig } from '../validate/config.js';
-import { refreshIndex } from '../worktree.js';
+import { indexStamp, refreshIndex, writeIndexStamp } from '../worktree.js';
 import { TRAILER, signatureOf, withRepositoryLock } from './shared.js';
 
 export interface InitResult {
@@ -87,7 +87,8 @@ export async function initProject(options: CoreOptions): Promise<InitResult> {
     await setHead(project, LOWEST_ENVIRONMENT);
     await fs.promises.writeFile(`${project.dir}/${CONFIG_FILE}`, text);
     const index = await readIndex(fs, project.gitdir);
-    await refreshIndex(project, index, new Map([[CONFIG_FILE, blob]]));
+    const written = await refreshIndex(project, index, new Map([[CONFIG_FILE, blob]]));
+    await writeIndexStamp(project, indexStamp(written, LOWEST_ENVIRONMENT, commit));
     return { dir: project.dir, commit, environments: [LOWEST_ENVIRONMENT, HIGHEST_ENVIRONMENT], createdRepository };
   });
 }
