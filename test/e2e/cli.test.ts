@@ -80,6 +80,32 @@ describe('knock-env CLI', () => {
     expect(commit.exitCode).toBe(3);
   });
 
+  it('refuses hostile keys and bad files with the file and place named, changing nothing', async () => {
+    const dir = await project();
+    for (const key of ['../x', 'A', 'x/y', 'ab']) {
+      const result = await cli(dir, ['workflow', 'new', key]);
+      expect(result.exitCode, key).toBe(2);
+      expect(result.stderr).toContain('Invalid workflow key');
+    }
+    expect((await cli(dir, ['env', 'create', '../prod'])).exitCode).toBe(2);
+    const before = { head: await git(dir, 'rev-parse', 'development'), objects: await git(dir, 'count-objects') };
+    await mkdir(`${dir}/workflows/alias-bomb`, { recursive: true });
+    const bomb = ['a: &a ["x","x","x","x","x","x","x","x","x"]'];
+    for (let i = 1; i < 9; i++) bomb.push(`${String.fromCharCode(97 + i)}: &${String.fromCharCode(97 + i)} [${Array(9).fill(`*${String.fromCharCode(96 + i)}`).join(',')}]`);
+    await writeFile(`${dir}/workflows/alias-bomb/workflow.yaml`, `${bomb.join('\n')}\nname: x\nsteps: []\n`);
+    await mkdir(`${dir}/workflows/huge-file`, { recursive: true });
+    await writeFile(`${dir}/workflows/huge-file/workflow.yaml`, `name: huge\ndescription: "${'x'.repeat(2 * 1024 * 1024)}"\nsteps: []\n`);
+    await mkdir(`${dir}/workflows/escaping-ref`, { recursive: true });
+    await writeFile(`${dir}/workflows/escaping-ref/workflow.yaml`, 'name: esc\nsteps:\n  - ref: email_1\n    type: channel\n    channel_key: email\n    channel_type: email\n    template:\n      subject: hi\n      html_body@: ../../knock-env.yaml\n');
+    const result = await cli(dir, ['commit', '-m', 'bad things', '--json']);
+    expect(result.exitCode).toBe(3);
+    expect(result.stderr).toMatch(/workflows\/alias-bomb\/workflow\.yaml/);
+    expect(result.stderr).toMatch(/workflows\/huge-file\/workflow\.yaml/);
+    expect(result.stderr).toMatch(/workflows\/escaping-ref\/workflow\.yaml:\d+:\d+/);
+    expect(await git(dir, 'rev-parse', 'development')).toBe(before.head);
+    expect(await git(dir, 'count-objects')).toBe(before.objects);
+  });
+
   it('exits 5 when a promotion is not a fast-forward', async () => {
     const dir = await project();
     await cli(dir, ['workflow', 'new', 'welcome-email']);

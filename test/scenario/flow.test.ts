@@ -256,3 +256,23 @@ describe('the working tree against the head, whatever plain git did meanwhile', 
     await sound(dir);
   });
 });
+
+describe('packed repositories', () => {
+  it('commits, promotes and diffs after git gc has packed every object', async () => {
+    const dir = await newProject();
+    await scaffoldResource({ fs: diskFs, dir, kind: 'workflow', key: 'welcome-email' });
+    await commit(dir, 'Add welcome');
+    await createEnvironment({ ...coreOptionsFor(dir), slug: 'staging' });
+    await git(dir, 'gc', '--quiet', '--prune=now');
+    expect(await git(dir, 'count-objects', '-v')).toMatch(/^count: 0$/m);
+    await scaffoldResource({ fs: diskFs, dir, kind: 'guide', key: 'after-gc' });
+    await commit(dir, 'Add guide after gc');
+    await promoteEnvironment({ ...coreOptionsFor(dir), environment: 'staging' });
+    const { plan } = await promoteEnvironment({ ...coreOptionsFor(dir), environment: 'production' });
+    expect(plan.resources.map((r) => r.key).sort()).toEqual(['after-gc', 'welcome-email']);
+    const diff = await diffEnvironments({ fs: diskFs, dir, from: 'production', to: 'development' });
+    expect(diff.resources).toEqual([]);
+    await assertChain(dir, ['development', 'staging', 'production']);
+    await sound(dir);
+  });
+});

@@ -1,6 +1,8 @@
-import { readFileSync } from 'node:fs';
-import { Ajv } from 'ajv';
-import type { ErrorObject, ValidateFunction } from 'ajv';
+import { createHash } from 'node:crypto';
+import { existsSync, readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { fileURLToPath } from 'node:url';
+import type { Ajv, ErrorObject, Options, ValidateFunction } from 'ajv';
 import type { ValidationIssue } from './types.js';
 import { joinPointer, type SourcePositions } from './yaml.js';
 
@@ -19,41 +21,116 @@ export function schemaUrl(name: SchemaName): URL {
   return new URL(`${name}.schema.json`, SCHEMAS_DIR);
 }
 
+/**
+ * Where the build puts precompiled validators (`<name>.cjs`), beside this
+ * module in dist/. Running from source there are none, and schemas are
+ * compiled at first use instead.
+ */
+export const PRECOMPILED_DIR = new URL('./compiled/', import.meta.url);
+
 /** Most schema issues reported for one file; the rest are summed up in one last issue. */
 export const MAX_SCHEMA_ISSUES = 200;
 
-let ajv: Ajv | undefined;
-const validators = new Map<SchemaName, ValidateFunction>();
+/** Options of every Ajv instance, at run time and when precompiling, so both report the same errors. */
+export const AJV_OPTIONS = {
+  allErrors: true,
+  strict: true,
+  allowUnionTypes: true,
+  // Errors carry their schema, so messages can name the allowed fields.
+  verbose: true,
+  logger: false,
+  // Compiling is a per-process start-up cost paid by every command that
+  // has no precompiled validator; these two halve it while validation stays
+  // far faster than parsing.
+  inlineRefs: false,
+  code: { optimize: false },
+} as const satisfies Options;
 
-function instance(): Ajv {
-  ajv ??= new Ajv({
-    allErrors: true,
-    strict: true,
-    allowUnionTypes: true,
-    // Errors carry their schema, so messages can name the allowed fields.
-    verbose: true,
-    logger: false,
-    // Compiling is a per-process start-up cost paid by every command; these
-    // two halve it while validation stays far faster than parsing.
-    inlineRefs: false,
-    code: { optimize: false },
-  });
-  return ajv;
+/** A schema's validator, compiled by ajv at run time or loaded precompiled; sets `errors` when it returns false. */
+export interface SchemaValidator {
+  (data: unknown): boolean;
+  errors?: ErrorObject[] | null;
+}
+
+// ajv (CommonJS) and the precompiled modules are loaded synchronously and
+// only when needed: loading ajv alone costs tens of milliseconds, which a
+// process with precompiled validators never pays.
+const require = createRequire(import.meta.url);
+
+let ajv: Ajv | undefined;
+const validators = new Map<SchemaName, SchemaValidator>();
+
+function newAjv(extra: Options = {}): Ajv {
+  const { Ajv: AjvClass } = require('ajv') as typeof import('ajv');
+  return new AjvClass({ ...AJV_OPTIONS, ...extra, code: { ...AJV_OPTIONS.code, ...extra.code } });
+}
+
+function readSchemaText(name: SchemaName): string {
+  return readFileSync(schemaUrl(name), 'utf8');
+}
+
+function sha1(text: string): string {
+  return createHash('sha1').update(text).digest('hex');
 }
 
 /** Reads a schema file as JSON. */
 export function loadSchema(name: SchemaName): Record<string, unknown> {
-  return JSON.parse(readFileSync(schemaUrl(name), 'utf8')) as Record<string, unknown>;
+  return JSON.parse(readSchemaText(name)) as Record<string, unknown>;
 }
 
-/** The compiled validator for one schema; compiled on first use, once per process. */
-export function getValidator(name: SchemaName): ValidateFunction {
+/** SHA-1 of a schema file's content; a precompiled validator is used only for the content it was built from. */
+export function schemaFingerprint(name: SchemaName): string {
+  return sha1(readSchemaText(name));
+}
+
+/** The validator for one schema: precompiled when the build left an up-to-date one, else compiled; once per process. */
+export function getValidator(name: SchemaName): SchemaValidator {
   let validate = validators.get(name);
   if (validate === undefined) {
-    validate = instance().compile(loadSchema(name));
+    validate = loadPrecompiled(name) ?? compileValidator(name);
     validators.set(name, validate);
   }
   return validate;
+}
+
+/** Compiles a schema with ajv now, whatever the build left. */
+export function compileValidator(name: SchemaName): ValidateFunction {
+  ajv ??= newAjv();
+  return ajv.compile(loadSchema(name));
+}
+
+/**
+ * The precompiled validator in `dir`, or undefined when there is none, when it
+ * was built from other schema content (a stale build), or when it cannot be
+ * loaded; the caller then compiles the schema instead.
+ */
+export function loadPrecompiled(name: SchemaName, dir: URL = PRECOMPILED_DIR): SchemaValidator | undefined {
+  const file = fileURLToPath(new URL(`${name}.cjs`, dir));
+  if (!existsSync(file)) return undefined;
+  let loaded: { fingerprint?: unknown; validate?: unknown };
+  try {
+    loaded = require(file) as typeof loaded;
+  } catch {
+    return undefined;
+  }
+  if (loaded.fingerprint !== schemaFingerprint(name) || typeof loaded.validate !== 'function') return undefined;
+  return loaded.validate as SchemaValidator;
+}
+
+/**
+ * Source of the CommonJS module `loadPrecompiled` expects for one schema: ajv's
+ * standalone code for the validator (`exports.validate`) and the fingerprint of
+ * the schema it was built from (`exports.fingerprint`). CommonJS, because it can
+ * be loaded synchronously and because ajv's ES module output still calls
+ * `require` for its runtime helpers.
+ */
+export function precompiledValidatorSource(name: SchemaName): string {
+  const text = readSchemaText(name);
+  const builder = newAjv({ code: { source: true, esm: false } });
+  builder.addSchema(JSON.parse(text) as Record<string, unknown>, name);
+  const standaloneCode = (require('ajv/dist/standalone') as typeof import('ajv/dist/standalone/index.js')).default;
+  const code = standaloneCode(builder, { validate: name });
+  return `${code}\nexports.fingerprint = ${JSON.stringify(sha1(text))};\n`;
 }
 
 /**
