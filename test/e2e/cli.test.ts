@@ -106,6 +106,23 @@ describe('knock-env CLI', () => {
     expect(await git(dir, 'count-objects')).toBe(before.objects);
   });
 
+  it('asks on a terminal before promoting, and does nothing on "no"', async () => {
+    const dir = await project();
+    await cli(dir, ['workflow', 'new', 'welcome-email']);
+    await cli(dir, ['commit', '-m', 'Add welcome']);
+    const before = await git(dir, 'rev-parse', 'production');
+    // util-linux `script` gives the command a pseudo-terminal, as a person's shell would.
+    const onTerminal = (answer: string) =>
+      execa('sh', ['-c', `(sleep 1.5; echo ${answer}) | script -qec "node ${BIN} promote production" /dev/null`], { cwd: dir, env: GIT_ENV, reject: false });
+    const declined = await onTerminal('n');
+    expect(declined.stdout).toContain('Promote production to');
+    expect(declined.stdout).toContain('cancelled');
+    expect(await git(dir, 'rev-parse', 'production')).toBe(before);
+    const accepted = await onTerminal('y');
+    expect(accepted.stdout).toContain('Promoted production');
+    expect(await git(dir, 'rev-parse', 'production')).toBe(await git(dir, 'rev-parse', 'development'));
+  });
+
   it('exits 5 when a promotion is not a fast-forward', async () => {
     const dir = await project();
     await cli(dir, ['workflow', 'new', 'welcome-email']);
@@ -172,6 +189,5 @@ describe('knock-env CLI', () => {
     const result = await execa('node', [BIN, 'init'], { cwd: dir, reject: false, env: { HOME: dir, XDG_CONFIG_HOME: dir, GIT_CONFIG_NOSYSTEM: '1', PATH: process.env.PATH ?? '' }, extendEnv: false });
     expect(result.exitCode).toBe(1);
     expect(result.stderr).toContain('git config --global user.email');
-    void GIT_ENV;
   });
 });
