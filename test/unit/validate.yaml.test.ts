@@ -8,6 +8,7 @@ import {
   slowParseYaml,
   SourcePositions,
   LIMITS,
+  MAX_FLOW_DEPTH,
 } from '../../src/core/validate/yaml.js';
 
 /** What the `yaml` package makes of a text: its data, or 'error'. */
@@ -245,6 +246,7 @@ describe('YAML fast path', () => {
     ['comments everywhere', '# top\na: 1 # c\n  # indented comment\nb:\n  # inside\n  c: 2\n'],
     ['quoted keys and values', '"a b": \'it\'\'s\'\n\'c\': "x\\ty\\u00e9"\n'],
     ['empty flow collections', 'a: []\nb: {} # c\n'],
+    ['flow collections', 'a: [x, {y: 1}]\nb: {c: [d, "e"]} # c\n'],
     ['numbers and specials', 'a: 012\nb: 0x1F\nc: 1e3\nd: .inf\ne: -0\nf: ~\ng: TRUE\nh: 1.50\n'],
     ['duplicate key', 'a: 1\na: 2\n'],
     ['anchor and alias', 'a: &x 1\nb: *x\n'],
@@ -290,6 +292,239 @@ describe('YAML fast path', () => {
     ].join('\n');
     expect(fastParseYaml(text)).not.toBe(NOT_HANDLED);
     expectAgreement(text);
+  });
+});
+
+/** Scalars as they may be written inside flow collections, tricky ones included. */
+const FLOW_SCALARS = [
+  'a',
+  'two words',
+  'a  b',
+  'x-y',
+  '-x',
+  '-1',
+  '1',
+  '2.5',
+  '-3',
+  '0x1F',
+  '0o17',
+  '012',
+  '1e3',
+  '.5',
+  '+1',
+  '-0',
+  '.inf',
+  '.NaN',
+  'true',
+  'False',
+  'null',
+  'Null',
+  '~',
+  'yes',
+  '2024-01-01',
+  '1:30',
+  'b:c',
+  'a::b',
+  'a#b',
+  'it\'s',
+  'say "hi"',
+  'http://x.y/z?a=1',
+  'mailto:x@y',
+  'refs.in_app_feed_1.status',
+  '$message.seen',
+  'é ✓',
+  'q?',
+  'k-',
+  '"x, y"',
+  "'b]'",
+  '"c}"',
+  '"[a]"',
+  "'{b: c}'",
+  '""',
+  "''",
+  "'it''s'",
+  '"a\\"b"',
+  '"\\u00e9\\t"',
+  '" a # b "',
+  '"1"',
+  "'true'",
+  '"{{ vars.app_url }}/x"',
+];
+
+/** Entries the fast path must leave to the yaml package (or that are errors). */
+const FLOW_ODDITIES = ['a #b', '-', '- x', '?x', ':x', '? k', '&a x', '*a', '!t x', '!!str 1', '%x', '@x', '`x', '|x', '>x', 'a: b', '', 'a\tb', '"x"y', '"open', "'open", 'k:', '"\\q"'];
+
+const FLOW_KEYS = ['a', 'b', 'c d', 'url', 'batch_key', '-k', 'k-', 'a:b', 'é', '$s', '"quoted key"', "'s'", '""', '"1"', '1', 'true', 'null', '<<', 'constructor', '__proto__'];
+
+/** A flow collection on one line, with varied spacing; `odd` is the chance of an entry outside the fast subset. */
+function flowCollection(r: () => number, depth: number, odd: number): string {
+  const pick = <T,>(a: readonly T[]): T => a[Math.floor(r() * a.length)] as T;
+  const pad = (): string => pick(['', '', ' ', ' ', '  ']);
+  const entry = (): string => {
+    if (depth < 4 && r() < 0.25) return flowCollection(r, depth + 1, odd);
+    return r() < odd ? pick(FLOW_ODDITIES) : pick(FLOW_SCALARS);
+  };
+  const n = Math.floor(r() * 4);
+  const comma = (): string => `${r() < 0.1 ? ' ' : ''},${pick(['', ' ', ' ', ' ', '  '])}`;
+  const trailing = (): string => (r() < odd ? ',' : '');
+  if (r() < 0.5) {
+    const items = Array.from({ length: n }, entry);
+    return `[${pad()}${items.join(comma())}${items.length > 0 ? trailing() : ''}${pad()}]`;
+  }
+  const pairs = Array.from({ length: n }, () => {
+    const key = r() < odd ? pick([...FLOW_KEYS, '[a]', '{}', '? k', '']) : pick(FLOW_KEYS);
+    const colon = r() < odd ? pick([':', ' :', ':  ', ':\t']) : ': ';
+    return `${key}${colon}${entry()}`;
+  });
+  return `{${pad()}${pairs.join(comma())}${pairs.length > 0 ? trailing() : ''}${pad()}}`;
+}
+
+/** A block document whose values and sequence items are flow collections, as people write them by hand. */
+function flowDocument(r: () => number, odd: number): string {
+  const pick = <T,>(a: readonly T[]): T => a[Math.floor(r() * a.length)] as T;
+  const comment = (): string => (r() < 0.15 ? pick([' # c', '  # [x]', '\t# {y}']) : '');
+  const value = (): string => (r() < 0.8 ? flowCollection(r, 0, odd) : pick(FLOW_SCALARS.filter((v) => !v.includes('#'))));
+  const lines: string[] = [];
+  for (let i = 0, n = 1 + Math.floor(r() * 4); i < n; i++) {
+    const key = `k${i}`;
+    const kind = r();
+    if (kind < 0.5) {
+      lines.push(`${key}: ${value()}${comment()}`);
+    } else if (kind < 0.8) {
+      lines.push(`${key}:`);
+      const indent = pick(['', '  ', '    ']);
+      for (let j = 0, m = 1 + Math.floor(r() * 3); j < m; j++) lines.push(`${indent}- ${value()}${comment()}`);
+    } else {
+      lines.push(`${key}:`);
+      for (let j = 0, m = 1 + Math.floor(r() * 2); j < m; j++) {
+        lines.push(`  - ref: r${j}`);
+        lines.push(`    settings: ${value()}${comment()}`);
+      }
+    }
+  }
+  return `${lines.join('\n')}\n`;
+}
+
+describe('YAML fast path, flow collections', () => {
+  it.each([
+    ['quoted value with a comma', 'a: {a: "x, y"}\n', { a: { a: 'x, y' } }],
+    ['quoted brackets', "a: [a, 'b]', \"c}\"]\n", { a: ['a', 'b]', 'c}'] }],
+    ['a URL', 'a: {url: http://x.y/z?a=1}\n', { a: { url: 'http://x.y/z?a=1' } }],
+    ['a colon inside a plain scalar', 'a: {a: b:c}\n', { a: { a: 'b:c' } }],
+    ['empty collections', 'a: {}\nb: []\nc: { }\nd: [ ]\n', { a: {}, b: [], c: {}, d: [] }],
+    ['core schema scalars', 'a: [1, 2.5, -3, true, null, ~]\n', { a: [1, 2.5, -3, true, null, null] }],
+    ['a quoted key', 'a: { "quoted key": 1 }\n', { a: { 'quoted key': 1 } }],
+    ['nested collections', 'settings: { batch_key: comment_id, batch_window: { unit: minutes, value: 15 } }\n', { settings: { batch_key: 'comment_id', batch_window: { unit: 'minutes', value: 15 } } }],
+    ['a sequence of names', 'categories: [comments, mentions]\n', { categories: ['comments', 'mentions'] }],
+    ['block sequence items', 'all:\n  - { variable: refs.a.status, operator: less_than, argument: $message.seen }\n  - [1, [2, [3]]]\n', { all: [{ variable: 'refs.a.status', operator: 'less_than', argument: '$message.seen' }, [1, [2, [3]]]] }],
+    ['a compact mapping', 'steps:\n  - ref: a\n    settings: {delay_for: {unit: hours, value: 2}}\n', { steps: [{ ref: 'a', settings: { delay_for: { unit: 'hours', value: 2 } } }] }],
+    ['no spaces after commas', 'a: [a,b]\nb: {a: b,c: d}\n', { a: ['a', 'b'], b: { a: 'b', c: 'd' } }],
+    ['spaces before commas', 'a: [a , "b" ,c]\n', { a: ['a', 'b', 'c'] }],
+    ['a hash inside a scalar', 'a: [a#b]\n', { a: ['a#b'] }],
+    ['a comment after the collection', 'a: [1] # [2]\nb: {c: d}\t# e\n', { a: [1], b: { c: 'd' } }],
+    ['quoted escapes', "a: ['it''s', \"\\u00e9\\n\", \"a\\\"b\"]\n", { a: ["it's", 'é\n', 'a"b'] }],
+    ['dashes', 'a: [-x, -1, -.5, x-, a-b]\n', { a: ['-x', -1, -0.5, 'x-', 'a-b'] }],
+    ['a key ending in a colon', 'a: {b:: c}\n', { a: { 'b:': 'c' } }],
+    ['an empty quoted key', "a: {'': 1}\n", { a: { '': 1 } }],
+  ])('reads %s itself', (_name, text, expected) => {
+    expect(expectAgreement(text)).toBe('fast');
+    expect(fastParseYaml(text)).toStrictEqual(expected);
+  });
+
+  it.each([
+    ['a line break inside', 'a: [1,\n  2]\n'],
+    ['a line break inside at the same indentation', 'a: [1,\n2]\n'],
+    ['a comment inside', 'a: [1, # c\n  2]\n'],
+    ['an anchor and an alias', 'a: [&x y, *x]\n'],
+    ['a tag', 'a: [!!str 1]\n'],
+    ['an explicit key', 'a: {? k : v}\n'],
+    ['a pair in a sequence', 'a: [k: v]\n'],
+    ['a key without a value', 'a: {k}\n'],
+    ['an empty value', 'a: {k: }\n'],
+    ['a trailing comma', 'a: [x, y,]\n'],
+    ['a trailing comma in a mapping', 'a: {x: 1,}\n'],
+    ['an adjacent value after a quoted key', 'a: {"k":1}\n'],
+    ['space before the colon', 'a: {k : 1}\n'],
+    ['a plain key with a colon', 'a: {k:1}\n'],
+    ['a number as a key', 'a: {1: x}\n'],
+    ['a duplicate key', 'a: {k: 1, k: 2}\n'],
+    ['a tab as a separator', 'a: [x,\ty]\n'],
+    ['a collection as a key', 'a: [x]: y\n'],
+    ['text after the collection', 'a: [x] y\n'],
+    ['a comment without a space', 'a: [x]#c\n'],
+    ['an unclosed collection', 'a: [x, y\n'],
+    ['a flow collection as the document', '{a: 1}\n'],
+    ['a flow collection on the next line', 'a:\n  [1, 2]\n'],
+    ['a collection followed by a more indented line', 'a: [1]\n  b\n'],
+    ['__proto__', 'a: {__proto__: 1}\n'],
+  ])('leaves %s to the yaml package', (_name, text) => {
+    expect(expectAgreement(text)).toBe('fallback');
+  });
+
+  it('agrees with the yaml package on hand-written flow documents', () => {
+    const r = rng(31);
+    let fast = 0;
+    const total = 4000;
+    for (let i = 0; i < total; i++) if (expectAgreement(flowDocument(r, 0)) === 'fast') fast++;
+    expect(fast / total).toBeGreaterThan(0.5);
+  });
+
+  it('agrees with the yaml package on flow documents with odd entries', () => {
+    const r = rng(32);
+    let fast = 0;
+    const total = 4000;
+    for (let i = 0; i < total; i++) if (expectAgreement(flowDocument(r, 0.15)) === 'fast') fast++;
+    // Both outcomes must be common for this to test anything.
+    expect(fast / total).toBeGreaterThan(0.05);
+    expect(fast / total).toBeLessThan(0.95);
+  });
+
+  it('agrees with the yaml package on values the yaml package writes in flow style', () => {
+    const r = rng(33);
+    let fast = 0;
+    let total = 0;
+    for (let i = 0; i < 600; i++) {
+      const value = randomValue(r, 0);
+      for (const options of [{ lineWidth: 0 }, { lineWidth: 0, flowCollectionPadding: false }, { lineWidth: 0, defaultStringType: 'QUOTE_SINGLE' as const }]) {
+        const flow = YAML.stringify(value, { ...options, collectionStyle: 'flow' }).trimEnd();
+        total += 2;
+        if (expectAgreement(`key: ${flow}\nnext: 1\n`) === 'fast') fast++;
+        if (expectAgreement(`items:\n  - ${flow}\n  - x\n`) === 'fast') fast++;
+      }
+    }
+    expect(fast / total).toBeGreaterThan(0.4);
+  });
+
+  it('agrees with the yaml package on randomly damaged flow documents', () => {
+    const r = rng(34);
+    const alphabet = [' ', ',', ', ', ':', ': ', '[', ']', '{', '}', '"', "'", '#', ' #', '-', '- ', '?', '&a', '*a', '!', '\t', '\n', '\n  ', 'x', '1', '\\'];
+    for (let i = 0; i < 4000; i++) {
+      let damaged = flowDocument(r, 0);
+      const edits = 1 + Math.floor(r() * 2);
+      for (let e = 0; e < edits; e++) {
+        const at = Math.floor(r() * (damaged.length + 1));
+        if (r() < 0.35 && damaged.length > 0) damaged = damaged.slice(0, at) + damaged.slice(at + 1);
+        else damaged = damaged.slice(0, at) + (alphabet[Math.floor(r() * alphabet.length)] as string) + damaged.slice(at);
+      }
+      expectAgreement(damaged);
+    }
+  });
+
+  it('gives up on flow collections nested deeper than the slow path allows', () => {
+    const deep = (n: number): string => `${'['.repeat(n)}x${']'.repeat(n)}`;
+    expect(expectAgreement(`a: ${deep(MAX_FLOW_DEPTH)}\n`)).toBe('fast');
+    expect(expectAgreement(`a: ${deep(MAX_FLOW_DEPTH + 1)}\n`)).toBe('fallback');
+    // The slow path counts brackets in strings too, and so refuses this text.
+    expect(expectAgreement(`a: [x]\nb: "${'['.repeat(MAX_FLOW_DEPTH + 1)}"\n`)).toBe('fallback');
+  });
+
+  it('takes the fast path for the benchmark workflows in both styles', async () => {
+    const generator = new URL('../../scripts/bench/generate.mjs', import.meta.url).href;
+    const { generateWorkflow } = (await import(generator)) as { generateWorkflow: (index: number, options?: { style?: string }) => string };
+    for (let i = 0; i < 200; i++) {
+      for (const style of ['mixed', 'block']) expect(expectAgreement(generateWorkflow(i, { style })), `${style} ${i}`).toBe('fast');
+    }
+    expect(fastParseYaml(generateWorkflow(5, { style: 'mixed' }))).toStrictEqual(fastParseYaml(generateWorkflow(5, { style: 'block' })));
   });
 });
 

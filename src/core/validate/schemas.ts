@@ -93,10 +93,11 @@ export function getValidator(name: SchemaName): SchemaValidator {
   return validate;
 }
 
-/** Compiles a schema with ajv now, whatever the build left. */
+/** The schema compiled by ajv in this process, whatever the build left. */
 export function compileValidator(name: SchemaName): ValidateFunction {
   ajv ??= newAjv();
-  return ajv.compile(loadSchema(name));
+  if (ajv.getSchema(name) === undefined) ajv.addSchema(loadSchema(name), name);
+  return ajv.getSchema(name) as ValidateFunction;
 }
 
 /**

@@ -288,7 +288,8 @@ function duplicateKeyMessage(offset: number, text: string): string {
 //
 // A parser for the subset of YAML that resource files are written in: block
 // mappings and sequences, plain and single-line quoted scalars, literal and
-// folded block scalars, comments, empty flow collections. On anything else it
+// folded block scalars, comments, and flow collections written on one line
+// (`{ unit: minutes, value: 15 }`, `[comments, mentions]`). On anything else it
 // gives up and the caller falls back to the `yaml` package, so the subset it
 // accepts must produce exactly what `yaml` produces for the same text (the
 // tests compare the two). Values are resolved with YAML 1.2's core schema,
@@ -338,8 +339,9 @@ class FastParser {
   private readonly kinds: number[];
   private readonly finalNewline: boolean;
   private pos = 0;
+  private flowDepthChecked = false;
 
-  constructor(text: string) {
+  constructor(private readonly text: string) {
     const raw = text.split('\n');
     this.finalNewline = raw[raw.length - 1] === '';
     if (this.finalNewline) raw.pop();
@@ -484,8 +486,14 @@ class FastParser {
       if (!isBlankOrComment(rest, quoted.end)) throw BAIL;
       value = quoted.value;
     } else if (c === '[' || c === '{') {
-      if (!/^(?:\[\]|\{\})(?:[ \t]+#.*|[ \t]*)$/.test(rest)) throw BAIL;
-      value = c === '[' ? [] : {};
+      if (!this.flowDepthChecked) {
+        // The slow path refuses a text by this count alone; so must the fast one.
+        if (flowDepthExceeded(this.text) !== undefined) throw BAIL;
+        this.flowDepthChecked = true;
+      }
+      const flow = new FlowReader(rest);
+      value = flow.collection();
+      if (!isBlankOrComment(rest, flow.pos)) throw BAIL;
     } else {
       const first = plainValue(rest);
       value = resolvePlain(first.comment ? first.text : this.plainContinuation(first.text, indent));
@@ -653,6 +661,139 @@ function splitKey(text: string): { key: string; rest: string } | null {
   return { key, rest: r === text.length ? '' : text.slice(r) };
 }
 
+/**
+ * A flow collection that opens and closes on one line. Plain scalars end at
+ * `,` `[` `]` `{` `}` and at `:` before a space or one of those; keys are
+ * followed by `: `. Anything rarer gives up: a comment, tab or line break
+ * inside the collection, an empty entry or trailing comma, a key without a
+ * value or a value without a key (`[a: b]`), `?` keys, anchors, aliases and
+ * tags, non-string keys, duplicate keys.
+ */
+class FlowReader {
+  /** Offset just past what has been read. */
+  pos = 0;
+  private depth = 0;
+
+  constructor(private readonly text: string) {}
+
+  /** Reads the `[...]` or `{...}` at `pos`. */
+  collection(): unknown[] | Record<string, unknown> {
+    if (++this.depth > MAX_FLOW_DEPTH) throw BAIL;
+    const open = this.text.charCodeAt(this.pos);
+    this.pos++;
+    this.spaces();
+    const value = open === 0x5b /* [ */ ? this.sequence() : this.mapping();
+    this.depth--;
+    return value;
+  }
+
+  private sequence(): unknown[] {
+    const items: unknown[] = [];
+    if (this.text.charCodeAt(this.pos) === 0x5d /* ] */) {
+      this.pos++;
+      return items;
+    }
+    for (;;) {
+      items.push(this.node());
+      this.spaces();
+      const c = this.text.charCodeAt(this.pos++);
+      if (c === 0x5d /* ] */) return items;
+      if (c !== 0x2c /* , */) throw BAIL;
+      this.spaces();
+      if (this.text.charCodeAt(this.pos) === 0x5d) throw BAIL;
+    }
+  }
+
+  private mapping(): Record<string, unknown> {
+    const result: Record<string, unknown> = {};
+    if (this.text.charCodeAt(this.pos) === 0x7d /* } */) {
+      this.pos++;
+      return result;
+    }
+    for (;;) {
+      const start = this.pos;
+      const c = this.text[start];
+      let key: string;
+      if (c === '"' || c === "'") {
+        const quoted = c === '"' ? doubleQuoted(this.text, start) : singleQuoted(this.text, start);
+        key = quoted.value;
+        this.pos = quoted.end;
+      } else {
+        key = this.plain();
+        if (typeof resolvePlain(key) !== 'string') throw BAIL;
+      }
+      if (this.pos - start > 1000) throw BAIL;
+      if (this.text.charCodeAt(this.pos) !== 0x3a /* : */ || this.text.charCodeAt(this.pos + 1) !== SPACE) throw BAIL;
+      this.pos += 2;
+      this.spaces();
+      const value = this.node();
+      if (key === '__proto__' || Object.prototype.hasOwnProperty.call(result, key)) throw BAIL;
+      result[key] = value;
+      this.spaces();
+      const next = this.text.charCodeAt(this.pos++);
+      if (next === 0x7d /* } */) return result;
+      if (next !== 0x2c /* , */) throw BAIL;
+      this.spaces();
+      if (this.text.charCodeAt(this.pos) === 0x7d) throw BAIL;
+    }
+  }
+
+  /** An entry of a sequence or the value of a pair. */
+  private node(): unknown {
+    const c = this.text[this.pos];
+    if (c === '[' || c === '{') return this.collection();
+    if (c === '"' || c === "'") {
+      const quoted = c === '"' ? doubleQuoted(this.text, this.pos) : singleQuoted(this.text, this.pos);
+      this.pos = quoted.end;
+      return quoted.value;
+    }
+    return resolvePlain(this.plain());
+  }
+
+  /** A plain scalar; leaves `pos` just past its last non-space character. */
+  private plain(): string {
+    const text = this.text;
+    const start = this.pos;
+    const c = text.charCodeAt(start);
+    if (start >= text.length || c === 0x3f /* ? */ || c === 0x3a /* : */ || INDICATORS.has(text[start] as string)) throw BAIL;
+    if (c === 0x2d /* - */ && !isFlowPlainSafe(text.charCodeAt(start + 1))) throw BAIL;
+    let end = start + 1;
+    for (let p = start + 1; p < text.length; p++) {
+      const ch = text.charCodeAt(p);
+      if (ch === SPACE) continue;
+      if (ch === 0x3a /* : */) {
+        if (!isFlowPlainSafe(text.charCodeAt(p + 1))) break;
+      } else if (ch === 0x23 /* # */) {
+        if (text.charCodeAt(p - 1) === SPACE) throw BAIL;
+      } else if (ch === TAB) {
+        throw BAIL;
+      } else if (isFlowIndicator(ch)) {
+        break;
+      }
+      end = p + 1;
+    }
+    this.pos = end;
+    return text.slice(start, end);
+  }
+
+  /** Skips spaces; a tab gives up. */
+  private spaces(): void {
+    let p = this.pos;
+    while (this.text.charCodeAt(p) === SPACE) p++;
+    if (this.text.charCodeAt(p) === TAB) throw BAIL;
+    this.pos = p;
+  }
+}
+
+function isFlowIndicator(c: number): boolean {
+  return c === 0x2c /* , */ || c === 0x5b /* [ */ || c === 0x5d /* ] */ || c === 0x7b /* { */ || c === 0x7d; /* } */
+}
+
+/** Whether a character (NaN past the end) may follow `-` or `:` inside a plain scalar in a flow collection. */
+function isFlowPlainSafe(c: number): boolean {
+  return !(Number.isNaN(c) || c === SPACE || c === TAB || isFlowIndicator(c));
+}
+
 /** One line of a plain scalar, without its trailing comment; `comment` tells whether it had one. */
 function plainValue(rest: string): { text: string; comment: boolean } {
   if (!startsPlain(rest)) throw BAIL;
@@ -676,9 +817,10 @@ function plainValue(rest: string): { text: string; comment: boolean } {
   return { text: end === rest.length ? rest : rest.slice(0, end), comment };
 }
 
-function singleQuoted(text: string): { value: string; end: number } {
+/** The single-quoted scalar opening at `start`, and the offset just past it. */
+function singleQuoted(text: string, start = 0): { value: string; end: number } {
   let value = '';
-  let from = 1;
+  let from = start + 1;
   for (;;) {
     const q = text.indexOf("'", from);
     if (q < 0) throw BAIL;
@@ -704,9 +846,10 @@ const SIMPLE_ESCAPES: Record<string, string> = {
   '0': '\0',
 };
 
-function doubleQuoted(text: string): { value: string; end: number } {
+/** The double-quoted scalar opening at `start`, and the offset just past it. */
+function doubleQuoted(text: string, start = 0): { value: string; end: number } {
   let value = '';
-  let from = 1;
+  let from = start + 1;
   for (;;) {
     let p = from;
     while (p < text.length) {
