@@ -94,6 +94,37 @@ Exit codes: 0 ok, 1 failure, 2 usage, 3 validation failed, 4 refused by rules,
     .action(run(async (environment: string, opts: { to?: string; dryRun?: boolean; yes?: boolean; json?: boolean }) => (await import('./commands/promote.js')).runPromote(io, environment, opts)));
 
   program
+    .command('rollback <env>')
+    .description('return an environment to an earlier state with a new commit (history is never rewritten)')
+    .option('--to <promotion-or-commit>', 'a promotion (its id in `log --promotions`) or a commit of <env>; default: before its last promotion')
+    .option('--dry-run', 'show the plan and change nothing')
+    .option('-y, --yes', 'do not ask for confirmation (needed without a terminal)')
+    .option('--json', 'print the plan and result as JSON')
+    .addHelpText('after', '\nThe new commit restores what lower environments promoted into <env>, and keeps what\n<env> owns itself (its direct edits, channels, variables, branding). Lower environments\nkeep their content; the next promotion brings it up again.\n\nExamples:\n  $ knock-env rollback production --dry-run\n  $ knock-env rollback production --to 1a2b3c4 --yes')
+    .action(run(async (environment: string, opts: { to?: string; dryRun?: boolean; yes?: boolean; json?: boolean }) => (await import('./commands/rollback.js')).runRollback(io, environment, opts)));
+
+  program
+    .command('checkout <env>')
+    .alias('switch')
+    .description("switch the working tree to an environment's branch (refused while there are uncommitted changes)")
+    .option('--json', 'print the result as JSON')
+    .addHelpText('after', '\nstatus and commit act on the checked-out environment. Example:\n  $ knock-env checkout production   # with production write access on, edit and commit there')
+    .action(run(async (environment: string, opts: { json?: boolean }) => (await import('./commands/checkout.js')).runCheckout(io, environment, opts)));
+
+  const settings = program.command('settings').description('account settings (committed on production, effective everywhere at once)');
+  settings
+    .command('list', { isDefault: true })
+    .description('show the account settings')
+    .option('--json', 'print as JSON')
+    .action(run(async (opts: { json?: boolean }) => (await import('./commands/settings.js')).runSettingsList(io, opts)));
+  settings
+    .command('set <name> <value>')
+    .description('set an account setting: production-write-access on|off')
+    .option('--json', 'print the result as JSON')
+    .addHelpText('after', '\nWhile production-write-access is on, workflows and guides can also be created in any\nenvironment above development, and are then editable only there. Turning it off hides\nor loses nothing.\n\nExample:\n  $ knock-env settings set production-write-access on')
+    .action(run(async (name: string, value: string, opts: { json?: boolean }) => (await import('./commands/settings.js')).runSettingsSet(io, name, value, opts)));
+
+  program
     .command('diff <from-env> <to-env>')
     .description('what <from-env> would take from <to-env> (the same as git diff <from-env> <to-env>)')
     .option('--json', 'print as JSON')

@@ -3,7 +3,7 @@ import { KnockEnvError } from './errors.js';
 import { errnoCode, readIfExists } from './git/fs.js';
 import { entryFromStat, statMatches, writeIndex, type GitIndex, type IndexEntry, type QuickStat, type StatLike } from './git/gitindex.js';
 import { hashObject, readObject } from './git/objects.js';
-import { compareNames, MODE_EXEC, MODE_FILE, MODE_LINK, MODE_TREE, isTreeMode, listFiles, readTree, serializeTree, type TreeDifference, type TreeEntry } from './git/tree.js';
+import { compareNames, entryAt, MODE_EXEC, MODE_FILE, MODE_LINK, MODE_TREE, isTreeMode, listFiles, readTree, serializeTree, type TreeDifference, type TreeEntry } from './git/tree.js';
 import type { Project } from './project.js';
 import { isManagedPath, MANAGED_TOP_LEVEL } from './resources.js';
 import type { SourceReader } from './validate/types.js';
@@ -272,28 +272,10 @@ export function cachedReader(base: SourceReader, files: Map<string, WorkingFile>
 
 /** Reads files of a committed tree. */
 export function treeReader(project: Project, treeOid: string): SourceReader {
-  const cache = new Map<string, Promise<TreeEntry[]>>();
-  const entries = (oid: string) => {
-    let found = cache.get(oid);
-    if (!found) cache.set(oid, (found = readTree(project, oid)));
-    return found;
-  };
-  const lookup = async (path: string): Promise<TreeEntry | null> => {
-    let current = treeOid;
-    const parts = path.split('/');
-    for (let i = 0; i < parts.length; i++) {
-      const entry = (await entries(current)).find((e) => e.name === parts[i]);
-      if (!entry) return null;
-      if (i === parts.length - 1) return isTreeMode(entry.mode) ? null : entry;
-      if (!isTreeMode(entry.mode)) return null;
-      current = entry.oid;
-    }
-    return null;
-  };
   return {
     read: async (path) => {
-      const entry = await lookup(path);
-      return entry ? (await readObject(project, entry.oid)).content : null;
+      const entry = await entryAt(project, treeOid, path);
+      return entry && !isTreeMode(entry.mode) ? (await readObject(project, entry.oid)).content : null;
     },
   };
 }

@@ -79,13 +79,23 @@ export async function readTree(store: GitStore, oid: string): Promise<TreeEntry[
   return entries;
 }
 
+const entryMaps = new WeakMap<TreeEntry[], Map<string, TreeEntry>>();
+
+/** A tree's entries by name (built once per parsed tree: a workflows/ tree can hold 10,000 entries). */
+async function entriesByName(store: GitStore, oid: string): Promise<Map<string, TreeEntry>> {
+  const entries = await readTree(store, oid);
+  let map = entryMaps.get(entries);
+  if (!map) entryMaps.set(entries, (map = new Map(entries.map((e) => [e.name, e]))));
+  return map;
+}
+
 /** The entry at a path inside a tree, or null. */
 export async function entryAt(store: GitStore, treeOid: string, path: string): Promise<TreeEntry | null> {
   const parts = path.split('/').filter((p) => p !== '');
   let current: TreeEntry = { mode: MODE_TREE, name: '', oid: treeOid };
   for (const part of parts) {
     if (!isTreeMode(current.mode)) return null;
-    const found = (await readTree(store, current.oid)).find((e) => e.name === part);
+    const found = (await entriesByName(store, current.oid)).get(part);
     if (!found) return null;
     current = found;
   }
@@ -171,6 +181,8 @@ export interface TreeDifference {
   status: 'added' | 'modified' | 'deleted';
   oldOid?: string;
   newOid?: string;
+  /** File mode on the new side (100644, 100755, 120000). */
+  newMode?: string;
 }
 
 /** Files that differ between two trees; equal sub-trees are skipped without being read. */
@@ -196,9 +208,9 @@ export async function diffTrees(
       if (xTree || yTree) {
         await walk(xTree ? x!.oid : null, yTree ? y!.oid : null, path);
       }
-      if (x && !xTree && y && !yTree) out.push({ path, status: 'modified', oldOid: x.oid, newOid: y.oid });
+      if (x && !xTree && y && !yTree) out.push({ path, status: 'modified', oldOid: x.oid, newOid: y.oid, newMode: y.mode });
       else if (x && !xTree) out.push({ path, status: 'deleted', oldOid: x.oid });
-      else if (y && !yTree) out.push({ path, status: 'added', newOid: y.oid });
+      else if (y && !yTree) out.push({ path, status: 'added', newOid: y.oid, newMode: y.mode });
     }
   };
   await walk(fromOid, toOid, prefix);

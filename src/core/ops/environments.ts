@@ -1,27 +1,12 @@
-import YAML from 'yaml';
+import type YAML from 'yaml';
 import type { CoreOptions } from '../context.js';
 import { KnockEnvError } from '../errors.js';
-import { formatMessage, readCommit, writeCommit } from '../git/commit.js';
-import { writeObject } from '../git/objects.js';
 import { currentBranch, updateRef } from '../git/refs.js';
-import { applyChanges } from '../git/tree.js';
 import { assertValidKey } from '../keys.js';
-import {
-  branchRef,
-  environmentSlugs,
-  headOf,
-  HIGHEST_ENVIRONMENT,
-  loadConfig,
-  openProject,
-  readFileAtCommit,
-  RESERVED_SLUGS,
-} from '../project.js';
-import { CONFIG_FILE } from '../resources.js';
-import type { KnockEnvConfig } from '../validate/config.js';
-import { validateConfigText } from '../validate/config.js';
-import { followCheckedOutBranch } from './commit.js';
-import { mergeDown, type BranchMove } from './mergeDown.js';
-import { TRAILER, signatureOf, withRepositoryLock } from './shared.js';
+import { branchRef, environmentSlugs, headOf, HIGHEST_ENVIRONMENT, loadConfig, openProject, RESERVED_SLUGS } from '../project.js';
+import { commitAccountChange } from './account.js';
+import type { BranchMove } from './mergeDown.js';
+import { signatureOf, withRepositoryLock } from './shared.js';
 
 export interface EnvironmentInfo {
   slug: string;
@@ -81,46 +66,29 @@ export async function createEnvironment(options: CreateEnvironmentOptions): Prom
   }
   const project = await openProject(options);
   return withRepositoryLock(project, options, async () => {
-    const config = await loadConfig(project);
-    const slugs = environmentSlugs(config);
+    const slugs = environmentSlugs(await loadConfig(project));
     if (slugs.includes(options.slug)) {
       throw new KnockEnvError('REFUSED', `Environment "${options.slug}" already exists.`, { hint: `Environments, lowest first: ${slugs.join(' → ')}.` });
     }
-    const top = await headOf(project, HIGHEST_ENVIRONMENT);
-    const text = (await readFileAtCommit(project, top, CONFIG_FILE))!.toString('utf8');
-    const doc = YAML.parseDocument(text);
-    const environments = doc.get('environments') as YAML.YAMLSeq;
-    const entry = doc.createNode({
-      slug: options.slug,
-      name: options.name ?? options.slug.charAt(0).toUpperCase() + options.slug.slice(1),
-      settings: { obfuscate_recipient_data: false, show_message_contents: true },
+    const account = await commitAccountChange(project, options, {
+      subject: `Create environment ${options.slug}`,
+      operation: 'env-create',
+      edit: (doc) => {
+        const environments = doc.get('environments') as YAML.YAMLSeq;
+        const entry = doc.createNode({
+          slug: options.slug,
+          name: options.name ?? options.slug.charAt(0).toUpperCase() + options.slug.slice(1),
+          settings: { obfuscate_recipient_data: false, show_message_contents: true },
+        });
+        environments.items.splice(environments.items.length - 1, 0, entry);
+      },
     });
-    environments.items.splice(environments.items.length - 1, 0, entry);
-    const newText = doc.toString({ lineWidth: 0 });
-    const { issues, data } = validateConfigText(newText, CONFIG_FILE);
-    if (issues.length > 0 || !data) {
-      throw new KnockEnvError('INVALID_CONFIG', `The account file would become invalid: ${issues.map((i) => i.message).join('; ')}`);
-    }
-    const newSlugs = environmentSlugs(data as KnockEnvConfig);
-    const signature = signatureOf(options);
-    const blob = await writeObject(project, 'blob', Buffer.from(newText));
-    const changes = new Map([[CONFIG_FILE, { oid: blob, mode: '100644' }]]);
-    const tree = await applyChanges(project, (await readCommit(project, top)).tree, changes);
-    const message = formatMessage(`Create environment ${options.slug}`, `Environments: ${newSlugs.join(' → ')}.`, {
-      [TRAILER.operation]: 'env-create',
-      [TRAILER.environment]: HIGHEST_ENVIRONMENT,
-    });
-    const commit = await writeCommit(project, { tree, parents: [top], author: signature, committer: signature, message });
-    await updateRef(project, { ref: branchRef(HIGHEST_ENVIRONMENT), oldOid: top, newOid: commit, reflogMessage: `knock-env env create ${options.slug}`, committer: signature });
-    // Merge down through the old chain (the new environment has no branch yet).
-    const mergedInto = await mergeDown(project, slugs, slugs.length - 1, commit, changes, signature);
+    const newSlugs = environmentSlugs(account.config);
     const below = newSlugs[newSlugs.indexOf(options.slug) - 1]!;
     const head = await headOf(project, below);
+    const signature = signatureOf(options);
     await updateRef(project, { ref: branchRef(options.slug), oldOid: null, newOid: head, reflogMessage: `knock-env env create: branch from ${below}`, committer: signature });
-
-    const checkedOut = await currentBranch(project);
-    const moved = [...mergedInto, { environment: HIGHEST_ENVIRONMENT, from: top, to: commit }].find((m) => m.environment === checkedOut);
-    if (moved) await followCheckedOutBranch(project, moved.from, moved.to);
+    const { commit, mergedInto } = account;
     return { slug: options.slug, environments: newSlugs, accountCommit: commit, head, mergedInto };
   });
 }

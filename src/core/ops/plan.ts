@@ -141,6 +141,15 @@ async function parseAt(store: GitStore, oid: string | undefined): Promise<Record
 /** What moving from one commit to another changes, resource by resource and step by step. */
 export async function planChanges(project: Project, fromCommit: string, toCommit: string): Promise<ChangePlan> {
   const [from, to] = [await readCommit(project, fromCommit), await readCommit(project, toCommit)];
+  return planTreeChanges(project, { commit: fromCommit, tree: from.tree }, { commit: toCommit, tree: to.tree });
+}
+
+/** The same plan between two trees (the `commit` fields are informative). */
+export async function planTreeChanges(
+  project: Project,
+  from: { commit: string; tree: string },
+  to: { commit: string; tree: string },
+): Promise<ChangePlan> {
   const differences = await diffTrees(project, from.tree, to.tree);
   const grouped = new Map<string, { kind: ResourceKind; key: string; diffs: TreeDifference[] }>();
   const others: OtherPlanEntry[] = [];
@@ -179,7 +188,7 @@ export async function planChanges(project: Project, fromCommit: string, toCommit
     }
     resources.push({ kind: group.kind, key: group.key, status, fields, steps, files: group.diffs.map((d) => ({ path: d.path, status: d.status })) });
   }
-  return { from: { commit: fromCommit, tree: from.tree }, to: { commit: toCommit, tree: to.tree }, resources, others, differences };
+  return { from, to, resources, others, differences };
 }
 
 async function mainOidAt(project: Project, tree: string, path: string): Promise<string | undefined> {
