@@ -125,6 +125,14 @@ Exit codes: 0 ok, 1 failure, 2 usage, 3 validation failed, 4 refused by rules,
     .action(run(async (name: string, value: string, opts: { json?: boolean }) => (await import('./commands/settings.js')).runSettingsSet(io, name, value, opts)));
 
   program
+    .command('doctor')
+    .description("check the chain of environments, ownership of paths, every head's validity and the audit trail")
+    .option('--fix', 'repair the chain and owned paths with new commits (history is never rewritten)')
+    .option('--json', 'print the report as JSON')
+    .addHelpText('after', '\nExits 0 when healthy (warnings allowed) or when --fix repaired every error, 4 when errors remain.\n\nExamples:\n  $ knock-env doctor\n  $ knock-env doctor --fix --json')
+    .action(run(async (opts: { fix?: boolean; json?: boolean }) => (await import('./commands/doctor.js')).runDoctor(io, opts)));
+
+  program
     .command('diff <from-env> <to-env>')
     .description('what <from-env> would take from <to-env> (the same as git diff <from-env> <to-env>)')
     .option('--json', 'print as JSON')

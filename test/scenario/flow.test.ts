@@ -111,10 +111,25 @@ describe('environments and promotion', () => {
   }
 
   it('inserts a new environment below production, branched from the one below', async () => {
-    const dir = await projectWithStaging();
+    const dir = await newProject();
+    await scaffoldResource({ fs: diskFs, dir, kind: 'workflow', key: 'welcome-email' });
+    await commit(dir, 'Add welcome');
+    await mkdir(`${dir}/environments/development/channels`, { recursive: true });
+    await writeFile(`${dir}/environments/development/channels/postmark.yaml`, 'type: email\nprovider: postmark\nsettings:\n  api_key: { secret_env: POSTMARK_TOKEN }\n  from_address: dev@example.com\n');
+    await commit(dir, 'Development email channel');
+    const developmentBefore = await git(dir, 'rev-parse', 'development');
+    await createEnvironment({ ...coreOptionsFor(dir), slug: 'staging' });
     const envs = await listEnvironments({ fs: diskFs, dir });
     expect(envs.map((e) => e.slug)).toEqual(['development', 'staging', 'production']);
-    expect(await git(dir, 'rev-parse', 'staging')).toBe(await git(dir, 'rev-parse', 'development'));
+    // staging starts from development's head (with the account change merged in), plus its own setup commit:
+    // empty variables and development's channels without credentials, merged back down.
+    expect(await git(dir, 'rev-parse', 'staging^')).toBe(await git(dir, 'rev-parse', 'development^'));
+    expect(await git(dir, 'rev-parse', 'development^^')).toBe(developmentBefore);
+    expect(await git(dir, 'show', 'staging:environments/staging/variables.yaml')).toMatch(/^\{\}$/m);
+    const channel = await git(dir, 'show', 'staging:environments/staging/channels/postmark.yaml');
+    expect(channel).toContain('from_address: dev@example.com');
+    expect(channel.split('\n').slice(1).join('\n')).not.toContain('secret_env');
+    expect(await git(dir, 'diff', '--name-only', 'staging', 'development')).toBe('');
     for (const branch of ['development', 'staging', 'production']) {
       expect(await git(dir, 'show', `${branch}:knock-env.yaml`)).toMatch(/slug: development[\s\S]*slug: staging[\s\S]*slug: production/);
     }

@@ -11,6 +11,8 @@ import type { ObjectType, RawObject } from './objects.js';
  */
 interface PackIndex {
   packPath: string;
+  /** The whole pack, when it is small enough to hold in memory (read on first use). */
+  data?: Buffer;
   fanout: Uint32Array;
   oids: Buffer;
   offsets: Buffer;
@@ -88,15 +90,32 @@ export class PackReader {
     return null;
   }
 
-  private async readAt(index: PackIndex, offset: number, depth: number): Promise<RawObject | null> {
-    if (depth > 64) return null;
+  /** Packs up to this size are read whole, once: a command then slices objects out without further I/O. */
+  static readonly WHOLE_PACK_LIMIT = 64 * 1024 * 1024;
+
+  private async bytesAt(index: PackIndex, offset: number, length: number): Promise<Buffer> {
+    if (index.data === undefined) {
+      const size = (await this.fs.promises.stat(index.packPath)).size;
+      if (size <= PackReader.WHOLE_PACK_LIMIT) index.data = (await this.fs.promises.readFile(index.packPath)) as Buffer;
+    }
+    // In memory: everything to the end of the pack; inflating stops at the end of the object's stream.
+    if (index.data !== undefined) return index.data.subarray(offset);
     const handle = await this.fs.promises.open(index.packPath, 'r');
     try {
-      let chunk = 4096;
-      for (;;) {
-        const buffer = Buffer.alloc(chunk);
-        const { bytesRead } = await handle.read(buffer, 0, chunk, offset);
-        const data = buffer.subarray(0, bytesRead);
+      const buffer = Buffer.alloc(length);
+      const { bytesRead } = await handle.read(buffer, 0, length, offset);
+      return buffer.subarray(0, bytesRead);
+    } finally {
+      await handle.close();
+    }
+  }
+
+  private async readAt(index: PackIndex, offset: number, depth: number): Promise<RawObject | null> {
+    if (depth > 64) return null;
+    let chunk = 4096;
+    for (;;) {
+        const data = await this.bytesAt(index, offset, chunk);
+        const bytesRead = data.length;
         let pos = 0;
         let byte = data[pos++]!;
         const type = (byte >> 4) & 7;
@@ -137,9 +156,6 @@ export class PackReader {
         const baseObject = base.offset !== undefined ? await this.readAt(index, base.offset, depth + 1) : await this.read(base.oid!);
         if (baseObject === null) return null;
         return { type: baseObject.type, content: applyDelta(baseObject.content, inflated) };
-      }
-    } finally {
-      await handle.close();
     }
   }
 }

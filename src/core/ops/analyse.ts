@@ -13,6 +13,7 @@ import {
   type Project,
 } from '../project.js';
 import { CONFIG_FILE, ENVIRONMENTS_DIR, RESOURCE_TYPES, resourceOfPath, resourceId, type ResourceKind } from '../resources.js';
+import { validateEnvironmentFile } from '../validate/environment.js';
 import { validateResource } from '../validate/resource.js';
 import type { ValidationIssue } from '../validate/types.js';
 import type { KnockEnvConfig } from '../validate/config.js';
@@ -135,9 +136,13 @@ export async function analyseWorkingTree(options: Pick<CoreOptions, 'fs' | 'dir'
       others.push({ scope: 'account', change, issues: [] });
     } else if (change.path.startsWith(`${ENVIRONMENTS_DIR}/`)) {
       const env = change.path.split('/')[1] ?? '';
-      const issues: ValidationIssue[] = environmentSlugs(config).includes(env)
-        ? []
-        : [{ file: change.path, code: 'invalid-key', message: `"${env}" is not an environment of this project.` }];
+      const content = change.status === 'deleted' ? null : (change.file?.content ?? (await workingTreeReader(project).read(change.path)));
+      const issues: ValidationIssue[] =
+        content === null
+          ? environmentSlugs(config).includes(env)
+            ? []
+            : [{ file: change.path, code: 'invalid-key', message: `"${env}" is not an environment of this project.` }]
+          : validateEnvironmentFile(change.path, Buffer.from(content).toString('utf8'), environmentSlugs(config));
       others.push({ scope: 'environment', environment: env, change, issues });
     }
   }

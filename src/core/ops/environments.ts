@@ -1,12 +1,19 @@
 import type YAML from 'yaml';
 import type { CoreOptions } from '../context.js';
 import { KnockEnvError } from '../errors.js';
+import { formatMessage, readCommit, writeCommit } from '../git/commit.js';
+import { readObject, writeObject } from '../git/objects.js';
 import { currentBranch, updateRef } from '../git/refs.js';
+import { applyChanges, entryAt, isTreeMode, readTree, type FileChange } from '../git/tree.js';
+import { ENVIRONMENTS_DIR } from '../resources.js';
+import { emptyEnvironmentFiles } from '../validate/environment.js';
+import { followCheckedOutBranch } from './commit.js';
+import { mergeDown } from './mergeDown.js';
 import { assertValidKey } from '../keys.js';
 import { branchRef, environmentSlugs, headOf, HIGHEST_ENVIRONMENT, loadConfig, openProject, RESERVED_SLUGS } from '../project.js';
 import { commitAccountChange } from './account.js';
 import type { BranchMove } from './mergeDown.js';
-import { signatureOf, withRepositoryLock } from './shared.js';
+import { signatureOf, TRAILER, withRepositoryLock } from './shared.js';
 
 export interface EnvironmentInfo {
   slug: string;
@@ -88,7 +95,37 @@ export async function createEnvironment(options: CreateEnvironmentOptions): Prom
     const head = await headOf(project, below);
     const signature = signatureOf(options);
     await updateRef(project, { ref: branchRef(options.slug), oldOid: null, newOid: head, reflogMessage: `knock-env env create: branch from ${below}`, committer: signature });
-    const { commit, mergedInto } = account;
-    return { slug: options.slug, environments: newSlugs, accountCommit: commit, head, mergedInto };
+    const { commit } = account;
+    const mergedInto = [...account.mergedInto];
+
+    // The new environment starts with empty variables and the channel settings of the one below, without credentials.
+    const belowTree = (await readCommit(project, head)).tree;
+    const channelDir = `${ENVIRONMENTS_DIR}/${below}/channels`;
+    const channelFolder = await entryAt(project, belowTree, channelDir);
+    const channels: { path: string; text: string }[] = [];
+    for (const entry of channelFolder ? await readTree(project, channelFolder.oid) : []) {
+      if (isTreeMode(entry.mode)) continue;
+      channels.push({ path: `${channelDir}/${entry.name}`, text: (await readObject(project, entry.oid)).content.toString('utf8') });
+    }
+    const files = emptyEnvironmentFiles(options.slug, channels);
+    const changes = new Map<string, FileChange | null>();
+    for (const [path, text] of files) changes.set(path, { oid: await writeObject(project, 'blob', Buffer.from(text)), mode: '100644' });
+    const tree = await applyChanges(project, belowTree, changes);
+    const message = formatMessage(`Set up environment ${options.slug}`, `Empty variables${channels.length ? `; channels of ${below} without credentials` : ''}.`, {
+      [TRAILER.operation]: 'env-create',
+      [TRAILER.environment]: options.slug,
+    });
+    const setup = await writeCommit(project, { tree, parents: [head], author: signature, committer: signature, message });
+    await updateRef(project, { ref: branchRef(options.slug), oldOid: head, newOid: setup, reflogMessage: `knock-env env create: set up ${options.slug}`, committer: signature });
+    const below2 = await mergeDown(project, newSlugs, newSlugs.indexOf(options.slug), setup, changes, signature);
+    const checkedOut = await currentBranch(project);
+    const moved = below2.find((m) => m.environment === checkedOut);
+    if (moved) await followCheckedOutBranch(project, moved.from, moved.to);
+    for (const m of below2) {
+      const earlier = mergedInto.findIndex((e) => e.environment === m.environment);
+      if (earlier >= 0) mergedInto[earlier] = { environment: m.environment, from: mergedInto[earlier]!.from, to: m.to };
+      else mergedInto.push(m);
+    }
+    return { slug: options.slug, environments: newSlugs, accountCommit: commit, head: setup, mergedInto };
   });
 }

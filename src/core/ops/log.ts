@@ -6,7 +6,7 @@ import { readAuditTrail } from './audit.js';
 import { TRAILER } from './shared.js';
 
 export interface LogEntry {
-  type: 'commit' | 'merge-down' | 'init' | 'env-create' | 'promotion' | 'rollback' | 'git-commit';
+  type: 'commit' | 'merge-down' | 'init' | 'env-create' | 'settings' | 'repair' | 'promotion' | 'rollback' | 'git-commit';
   environment: string;
   /** The commit (for commits) or the audit record (for promotions and rollbacks). */
   id: string;
@@ -18,6 +18,8 @@ export interface LogEntry {
   to?: string;
   source?: string;
 }
+
+const LOGGED_OPERATIONS = ['commit', 'merge-down', 'init', 'env-create', 'settings', 'repair', 'rollback'] as const;
 
 export interface LogOptions extends Pick<CoreOptions, 'fs' | 'dir'> {
   environment?: string;
@@ -42,7 +44,7 @@ export async function readLog(options: LogOptions): Promise<{ environment: strin
       const trailers = parseTrailers(commit.message);
       const operation = trailers[TRAILER.operation];
       entries.push({
-        type: operation === 'commit' || operation === 'merge-down' || operation === 'init' || operation === 'env-create' ? operation : operation === 'rollback' ? 'rollback' : 'git-commit',
+        type: operation !== undefined && (LOGGED_OPERATIONS as readonly string[]).includes(operation) ? (operation as LogEntry['type']) : 'git-commit',
         environment: trailers[TRAILER.environment] ?? environment,
         id: commit.oid,
         subject: subjectOf(commit.message),

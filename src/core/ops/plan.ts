@@ -4,6 +4,8 @@ import { readObject, type GitStore } from '../git/objects.js';
 import { diffTrees, entryAt, type TreeDifference } from '../git/tree.js';
 import type { Project } from '../project.js';
 import { CONFIG_FILE, ENVIRONMENTS_DIR, RESOURCE_TYPES, resourceOfPath, resourceId, type ResourceKind } from '../resources.js';
+import { validateConfigText } from '../validate/config.js';
+import { validateEnvironmentFile } from '../validate/environment.js';
 import { validateResource } from '../validate/resource.js';
 import type { ValidationIssue } from '../validate/types.js';
 import { treeReader } from '../worktree.js';
@@ -209,6 +211,15 @@ export async function validatePlan(project: Project, plan: ChangePlan): Promise<
     issues.push(...found);
   }
   await cache.save();
+  const environmentFiles = plan.others.filter((o) => o.scope === 'environment' && o.status !== 'deleted');
+  if (environmentFiles.length > 0) {
+    const configText = await reader.read(CONFIG_FILE);
+    const slugs = configText ? (validateConfigText(Buffer.from(configText).toString('utf8'), CONFIG_FILE).data?.environments.map((e) => e.slug) ?? []) : [];
+    for (const o of environmentFiles) {
+      const text = await reader.read(o.path);
+      if (text !== null) issues.push(...validateEnvironmentFile(o.path, Buffer.from(text).toString('utf8'), slugs));
+    }
+  }
   return issues;
 }
 

@@ -35,4 +35,4 @@ export const TRAILER = {
   source: 'Knock-Env-Source',
 } as const;
 
-export type OperationName = 'init' | 'commit' | 'merge-down' | 'promote' | 'rollback' | 'env-create' | 'settings';
+export type OperationName = 'init' | 'commit' | 'merge-down' | 'promote' | 'rollback' | 'env-create' | 'settings' | 'repair';

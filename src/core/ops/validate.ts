@@ -5,8 +5,9 @@ import { readIndex } from '../git/gitindex.js';
 import { keyProblem } from '../keys.js';
 import { ValidationCache } from '../validation-cache.js';
 import { findGitdir } from '../project.js';
-import { CONFIG_FILE, RESOURCE_KINDS, RESOURCE_TYPES, resourceOfPath, resourceId, type ResourceKind } from '../resources.js';
+import { CONFIG_FILE, ENVIRONMENTS_DIR, RESOURCE_KINDS, RESOURCE_TYPES, resourceOfPath, resourceId, type ResourceKind } from '../resources.js';
 import { validateConfigText } from '../validate/config.js';
+import { validateEnvironmentFile } from '../validate/environment.js';
 import { validateResource } from '../validate/resource.js';
 import type { ValidationIssue } from '../validate/types.js';
 import { cachedReader, hashWorkingTree, scanWorkingTree, workingTreeReader } from '../worktree.js';
@@ -34,6 +35,8 @@ export async function validateWorkingTree(options: ValidateOptions): Promise<Val
   const targets = new Map<string, { kind: ResourceKind; key: string }>();
   const other: ValidationIssue[] = [];
   let checkConfig = false;
+  /** environments/ folders to check: '' for all of them. */
+  const checkEnvironments = new Set<string>();
 
   const addTopFolder = async (kind: ResourceKind): Promise<void> => {
     const dir = RESOURCE_TYPES[kind].dir;
@@ -66,11 +69,16 @@ export async function validateWorkingTree(options: ValidateOptions): Promise<Val
     }
     if (rel === '') {
       checkConfig = true;
+      checkEnvironments.add('');
       for (const kind of RESOURCE_KINDS) await addTopFolder(kind);
       continue;
     }
     if (rel === CONFIG_FILE) {
       checkConfig = true;
+      continue;
+    }
+    if (rel === ENVIRONMENTS_DIR || rel.startsWith(`${ENVIRONMENTS_DIR}/`)) {
+      checkEnvironments.add(rel === ENVIRONMENTS_DIR ? '' : rel);
       continue;
     }
     const kind = RESOURCE_KINDS.find((k) => RESOURCE_TYPES[k].dir === rel);
@@ -87,6 +95,14 @@ export async function validateWorkingTree(options: ValidateOptions): Promise<Val
       other.push({ file: rel, code: 'file-ref-missing', message: `${rel} does not exist.` });
     } else {
       other.push({ file: rel, code: 'unexpected-file', message: `${rel} is not a knock-env resource (expected workflows/<key>/ or guides/<key>/).` });
+    }
+  }
+
+  if (checkEnvironments.size > 0) {
+    const slugs = await environmentsOf(options.fs, root);
+    for (const file of await listEnvironmentFiles(options.fs, root, [...checkEnvironments])) {
+      const text = await readIfExists(options.fs, `${root}/${file}`);
+      if (text !== null) other.push(...validateEnvironmentFile(file, text.toString('utf8'), slugs));
     }
   }
 
@@ -128,4 +144,29 @@ export async function validateWorkingTree(options: ValidateOptions): Promise<Val
   await Promise.all(Array.from({ length: options.concurrency ?? 16 }, worker));
   await cache?.save();
   return { resources: results, other, issueCount: other.length + results.reduce((n, r) => n + r.issues.length, 0) };
+}
+
+/** Environment slugs from the working tree's knock-env.yaml (empty when it is missing or unreadable). */
+async function environmentsOf(fs: ValidateOptions['fs'], root: string): Promise<string[]> {
+  const text = await readIfExists(fs, `${root}/${CONFIG_FILE}`);
+  if (text === null) return [];
+  return validateConfigText(text.toString('utf8'), CONFIG_FILE).data?.environments.map((e) => e.slug) ?? [];
+}
+
+/** Files under environments/ (or under the given sub-paths of it; '' means all), repository-relative. */
+async function listEnvironmentFiles(fs: ValidateOptions['fs'], root: string, prefixes: string[]): Promise<string[]> {
+  const out: string[] = [];
+  const walk = async (rel: string): Promise<void> => {
+    const stat = await fs.promises.lstat(`${root}/${rel}`).catch(() => null);
+    if (stat === null) return;
+    if (!stat.isDirectory()) {
+      out.push(rel);
+      return;
+    }
+    for (const name of (await fs.promises.readdir(`${root}/${rel}`)).map(String).sort()) {
+      if (!name.startsWith('.')) await walk(`${rel}/${name}`);
+    }
+  };
+  for (const prefix of prefixes.includes('') ? [ENVIRONMENTS_DIR] : prefixes) await walk(prefix);
+  return [...new Set(out)];
 }

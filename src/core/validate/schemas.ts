@@ -7,9 +7,9 @@ import type { ValidationIssue } from './types.js';
 import { joinPointer, type SourcePositions } from './yaml.js';
 
 /** Schemas shipped in the project's schemas/ folder, by file name without `.schema.json`. */
-export type SchemaName = 'workflow' | 'guide' | 'knock-env';
+export type SchemaName = 'workflow' | 'guide' | 'knock-env' | 'channel' | 'variables' | 'branding';
 
-export const SCHEMA_NAMES: readonly SchemaName[] = ['workflow', 'guide', 'knock-env'];
+export const SCHEMA_NAMES: readonly SchemaName[] = ['workflow', 'guide', 'knock-env', 'channel', 'variables', 'branding'];
 
 /**
  * The schemas/ folder. This module sits three levels below the project root

@@ -15,7 +15,9 @@ export type IssueCode =
   /** A JSON file referenced through an `@` field does not parse. */
   | 'json-syntax'
   /** knock-env.yaml breaks a rule the schema cannot express (order, uniqueness, references). */
-  | 'config-rule';
+  | 'config-rule'
+  /** A value in an environment file looks like a secret written out instead of a `{ secret_env: NAME }` reference. */
+  | 'literal-secret';
 
 /** One problem in one file. Line and column are 1-based. */
 export interface ValidationIssue {
