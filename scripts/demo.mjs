@@ -37,12 +37,19 @@ try {
   await ke('Add a staging environment (directly below production)', ['env', 'create', 'staging']);
   await cp(join(root, 'fixtures/demo/workflows'), join(dir, 'workflows'), { recursive: true });
   await cp(join(root, 'fixtures/demo/guides'), join(dir, 'guides'), { recursive: true });
+  await cp(join(root, 'fixtures/demo/environments/development'), join(dir, 'environments/development'), { recursive: true });
   await ke('What changed in the working tree', ['status']);
   await ke('Validate everything', ['validate']);
   await ke('Commit to development', ['commit', '-m', 'Add the demo workflows and guides']);
   await ke('The plan for staging (nothing moves)', ['promote', 'staging', '--dry-run']);
   await ke('Promote to staging', ['promote', 'staging', '--yes']);
   await ke('Promote to production', ['promote', 'production', '--yes']);
+
+  // Production's own channels, variables and branding are committed in production, and never promoted.
+  await ke('Switch to production', ['checkout', 'production']);
+  await cp(join(root, 'fixtures/demo/environments/production'), join(dir, 'environments/production'), { recursive: true });
+  await ke("Commit production's channels and variables there (merged down, read-only below)", ['commit', '-m', 'Production channels, variables and branding']);
+  await ke('Back to development', ['checkout', 'development']);
 
   // A second change in development: reword a workflow and drop one of its steps, retire a guide.
   const workflows = (await execa('ls', [join(dir, 'workflows')])).stdout.split('\n').filter(Boolean);
@@ -59,7 +66,11 @@ try {
   await ke('What production would take from staging', ['diff', 'production', 'staging']);
   await step('The same story in plain git', 'git', ['diff', '--stat', 'production', 'staging']);
   await ke('Promote to production', ['promote', 'production', '--yes']);
-  await ke('History of production', ['log', 'production']);
+  await ke('Roll production back (a new commit; history is kept)', ['rollback', 'production', '--yes']);
+  await ke('Promotions and rollbacks of production', ['log', 'production', '--promotions']);
+  await ke('Promote again: the content comes back', ['promote', 'production', '--yes']);
+  await ke('History of production', ['log', 'production', '-n', '8']);
+  await ke('Check the chain, ownership, validity and audit trail', ['doctor']);
   await ke('Environments', ['env', 'list']);
   await step('Branches, as git sees them', 'git', ['log', '--oneline', '--graph', '--decorate', '--all']);
   await step('The working tree is clean for git', 'git', ['status', '--short', '--branch']);
