@@ -1,5 +1,4 @@
 import { dirname, join, resolve } from 'node:path';
-import YAML from 'yaml';
 import type { CoreOptions } from './context.js';
 import { KnockEnvError } from './errors.js';
 import { readIfExists } from './git/fs.js';
@@ -127,8 +126,4 @@ export async function checkedOutEnvironment(project: Project, config: KnockEnvCo
     });
   }
   return branch;
-}
-
-export function stringifyYaml(value: unknown): string {
-  return YAML.stringify(value, { lineWidth: 0 });
 }

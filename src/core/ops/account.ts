@@ -1,4 +1,5 @@
-import YAML from 'yaml';
+import type YAML from 'yaml';
+import { yamlLib } from '../yaml-lib.js';
 import type { CoreOptions } from '../context.js';
 import { KnockEnvError } from '../errors.js';
 import { formatMessage, readCommit, writeCommit } from '../git/commit.js';
@@ -34,7 +35,7 @@ export async function commitAccountChange(
   const slugs = environmentSlugs(config);
   const top = await headOf(project, HIGHEST_ENVIRONMENT);
   const text = (await readFileAtCommit(project, top, CONFIG_FILE))!.toString('utf8');
-  const doc = YAML.parseDocument(text);
+  const doc = yamlLib().parseDocument(text);
   change.edit(doc, config);
   const newText = doc.toString({ lineWidth: 0 });
   const { issues, data } = validateConfigText(newText, CONFIG_FILE);

@@ -1,4 +1,4 @@
-import YAML from 'yaml';
+import { yamlLib } from '../yaml-lib.js';
 import type { CoreOptions } from '../context.js';
 import { readCommit } from '../git/commit.js';
 import { readIndex, type GitIndex } from '../git/gitindex.js';
@@ -83,7 +83,7 @@ export function originOf(text: string | Uint8Array | null): string | null {
   if (match) return match[2]!;
   if (!source.includes('origin_environment')) return null;
   try {
-    const data = YAML.parse(source, { maxAliasCount: 100 }) as unknown;
+    const data = yamlLib().parse(source, { maxAliasCount: 100 }) as unknown;
     const origin = (data as { origin_environment?: unknown } | null)?.origin_environment;
     return typeof origin === 'string' ? origin : null;
   } catch {

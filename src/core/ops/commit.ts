@@ -1,4 +1,4 @@
-import YAML from 'yaml';
+import { yamlLib } from '../yaml-lib.js';
 import type { CoreOptions } from '../context.js';
 import { KnockEnvError } from '../errors.js';
 import { formatMessage, readCommit, writeCommit } from '../git/commit.js';
@@ -54,7 +54,7 @@ export function withOriginEnvironment(text: string, env: string): string {
     if (/^[A-Za-z_][\w$@-]*:(\s|$)/.test(lineText)) return `${text.slice(0, offset)}origin_environment: ${env}\n${text.slice(offset)}`;
     break;
   }
-  const doc = YAML.parseDocument(text);
+  const doc = yamlLib().parseDocument(text);
   doc.set('origin_environment', env);
   return doc.toString({ lineWidth: 0 });
 }

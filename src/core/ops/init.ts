@@ -1,4 +1,4 @@
-import YAML from 'yaml';
+import { yamlLib } from '../yaml-lib.js';
 import type { CoreOptions } from '../context.js';
 import { KnockEnvError } from '../errors.js';
 import { formatMessage, readCommit, writeCommit } from '../git/commit.js';
@@ -35,7 +35,7 @@ export function defaultConfig(owner: { name: string; email: string }): KnockEnvC
 
 export function configText(config: KnockEnvConfig): string {
   const header = '# knock-env account: environments (lowest first), settings, members and API keys.\n# Changed through knock-env commands; committed on production and merged down.\n';
-  return header + YAML.stringify(config, { lineWidth: 0 });
+  return header + yamlLib().stringify(config, { lineWidth: 0 });
 }
 
 /**

@@ -1,4 +1,4 @@
-import { stringify } from 'yaml';
+import { yamlLib } from '../yaml-lib.js';
 import { KnockEnvError } from '../errors.js';
 import { assertValidKey, describeKey, keyProblem } from '../keys.js';
 import { ENVIRONMENTS_DIR } from '../resources.js';
@@ -336,7 +336,7 @@ export function emptyEnvironmentFiles(env: string, below: { path: string; text: 
     files.set(
       `${ENVIRONMENTS_DIR}/${env}/${CHANNELS_DIR}/${at.key}.yaml`,
       `# Channel ${at.key} in the ${env} environment, without credentials: add each as { secret_env: NAME }.\n` +
-        stringify(settings, { lineWidth: 0 }),
+        yamlLib().stringify(settings, { lineWidth: 0 }),
     );
   }
   return files;

@@ -1,5 +1,5 @@
-import { isAlias, isMap, isScalar, isSeq, LineCounter, parseDocument, visit } from 'yaml';
-import type { Document, Node as YamlNode } from 'yaml';
+import type { Document, LineCounter, Node as YamlNode } from 'yaml';
+import { yamlLib } from '../yaml-lib.js';
 import type { ValidationIssue } from './types.js';
 
 /** Limits applied to every file knock-env reads as a resource or as an `@` reference. */
@@ -85,9 +85,9 @@ export class SourcePositions {
   ) {}
 
   static of(text: string): SourcePositions {
-    const lines = new LineCounter();
+    const lines = new (yamlLib().LineCounter)();
     const source = flowDepthExceeded(text) === undefined ? text : '';
-    const doc = parseDocument(source, { lineCounter: lines, prettyErrors: false, uniqueKeys: false });
+    const doc = yamlLib().parseDocument(source, { lineCounter: lines, prettyErrors: false, uniqueKeys: false });
     return new SourcePositions(doc, lines);
   }
 
@@ -112,8 +112,8 @@ export class SourcePositions {
     let position = rangeStart(node);
     for (let i = 0; i < segments.length; i++) {
       const segment = segments[i] as string;
-      if (isAlias(node)) node = node.resolve(this.doc);
-      if (isMap(node)) {
+      if (yamlLib().isAlias(node)) node = node.resolve(this.doc);
+      if (yamlLib().isMap(node)) {
         const pair = node.items.find((p) => keyString(p.key) === segment);
         if (pair === undefined) break;
         const keyStart = rangeStart(pair.key);
@@ -123,7 +123,7 @@ export class SourcePositions {
         }
         node = pair.value;
         position = rangeStart(node) ?? keyStart ?? position;
-      } else if (isSeq(node)) {
+      } else if (yamlLib().isSeq(node)) {
         const item: unknown = node.items[Number(segment)];
         if (item === undefined || !/^\d+$/.test(segment)) break;
         node = item;
@@ -138,10 +138,10 @@ export class SourcePositions {
   /** Position of the first alias node, for reporting alias-limit problems. */
   firstAlias(): Position | undefined {
     let offset: number | undefined;
-    visit(this.doc, {
+    yamlLib().visit(this.doc, {
       Alias(_key, node) {
         offset = node.range?.[0];
-        return visit.BREAK;
+        return yamlLib().visit.BREAK;
       },
     });
     return offset === undefined ? undefined : this.offsetToPosition(offset);
@@ -157,7 +157,7 @@ function rangeStart(node: unknown): number | undefined {
 }
 
 function keyString(key: unknown): string | undefined {
-  if (isScalar(key)) return key.value === null ? '' : String(key.value);
+  if (yamlLib().isScalar(key)) return key.value === null ? '' : String(key.value);
   return undefined;
 }
 
@@ -209,8 +209,8 @@ export function slowParseYaml(text: string, file: string): ParsedYaml {
       positions: () => positions,
     };
   }
-  const lines = new LineCounter();
-  const doc = parseDocument(text, {
+  const lines = new (yamlLib().LineCounter)();
+  const doc = yamlLib().parseDocument(text, {
     lineCounter: lines,
     prettyErrors: false,
     uniqueKeys: true,
