@@ -1,8 +1,12 @@
 import { KnockEnvError } from '../../core/errors.js';
+import { planFileTextsIn } from '../../core/ops/plan-details.js';
 import { promoteEnvironment, type PromotionPlan } from '../../core/ops/promote.js';
-import { coreOptions } from '../context.js';
+import { coreOptions, fs } from '../context.js';
 import { formatCommits, formatPlanBody, planCounts } from '../format.js';
 import { line, writeJson, type Io } from '../io.js';
+import { promotionMarkdown } from '../markdown.js';
+
+export type PlanFormat = 'text' | 'json' | 'markdown';
 
 export function printPromotionPlan(io: Io, plan: PromotionPlan): void {
   const c = io.color;
@@ -21,15 +25,23 @@ export function planJson(plan: PromotionPlan): unknown {
   return { ...rest, files: differences.map((d) => ({ path: d.path, status: d.status })) };
 }
 
-export async function runPromote(io: Io, environment: string, opts: { to?: string; dryRun?: boolean; yes?: boolean; json?: boolean }): Promise<number> {
+async function printPromotionMarkdown(io: Io, plan: PromotionPlan): Promise<void> {
+  io.out.write(promotionMarkdown(plan, await planFileTextsIn({ fs, dir: io.cwd }, plan)));
+}
+
+export async function runPromote(io: Io, environment: string, opts: { to?: string; dryRun?: boolean; yes?: boolean; json?: boolean; format?: string }): Promise<number> {
   const c = io.color;
+  const format = (opts.json ? 'json' : opts.format ?? 'text') as PlanFormat;
+  const json = format === 'json';
+  const markdown = format === 'markdown';
   const result = await promoteEnvironment({
     ...coreOptions(io, io.cwd),
     environment,
     ...(opts.to ? { to: opts.to } : {}),
     dryRun: Boolean(opts.dryRun),
     confirm: async (plan) => {
-      if (!opts.json) printPromotionPlan(io, plan);
+      if (markdown) await printPromotionMarkdown(io, plan);
+      else if (!json) printPromotionPlan(io, plan);
       if (opts.yes) return true;
       if (!io.stdinIsTTY) {
         throw new KnockEnvError('CONFIRMATION_REQUIRED', `Promoting ${plan.environment} needs confirmation, and there is no terminal to ask on.`, {
@@ -39,14 +51,16 @@ export async function runPromote(io: Io, environment: string, opts: { to?: strin
       return io.ask(`Promote ${plan.environment} to ${plan.to.commit.slice(0, 7)}?`);
     },
   });
-  if (opts.json) {
+  if (json) {
     writeJson(io, { promoted: result.promoted, upToDate: result.plan.upToDate, dryRun: Boolean(opts.dryRun), auditEvent: result.auditEvent ?? null, plan: planJson(result.plan) });
     return 0;
   }
   if (result.plan.upToDate) {
+    if (markdown) await printPromotionMarkdown(io, result.plan);
     line(io.err, `${c.green('✔')} ${environment} is already at ${result.plan.source}'s head (${result.plan.to.commit.slice(0, 7)}); nothing to promote.`);
   } else if (!result.promoted) {
-    printPromotionPlan(io, result.plan);
+    if (markdown) await printPromotionMarkdown(io, result.plan);
+    else printPromotionPlan(io, result.plan);
     line(io.err, c.dim(`Dry run: nothing moved. Run without --dry-run to promote.`));
   } else {
     line(io.err, `${c.green('✔')} Promoted ${result.plan.environment} to ${result.plan.to.commit.slice(0, 7)} (fast-forward from ${result.plan.from.commit.slice(0, 7)})`);

@@ -1,9 +1,10 @@
 import { validateWorkingTree } from '../../core/ops/validate.js';
+import { githubReport } from '../annotations.js';
 import { fs } from '../context.js';
 import { formatIssues } from '../format.js';
 import { line, writeJson, type Io } from '../io.js';
 
-export type ReportFormat = 'text' | 'json';
+export type ReportFormat = 'text' | 'json' | 'github';
 
 export async function runValidate(io: Io, paths: string[], opts: { format?: string; json?: boolean }): Promise<number> {
   const format = (opts.json ? 'json' : opts.format ?? 'text') as ReportFormat;
@@ -19,6 +20,10 @@ export async function runValidate(io: Io, paths: string[], opts: { format?: stri
       issues,
       resources: report.resources.map((r) => ({ kind: r.kind, key: r.key, valid: r.valid, issueCount: r.issues.length })),
     });
+  } else if (format === 'github') {
+    const files = new Set(issues.map((i) => i.file)).size;
+    const summary = `knock-env validate: ${report.resources.length} resource${report.resources.length === 1 ? '' : 's'} checked, ${issues.length === 0 ? 'no problems' : `${issues.length} problem${issues.length === 1 ? '' : 's'} in ${files} file${files === 1 ? '' : 's'}`}`;
+    for (const l of githubReport(issues, summary)) line(io.out, l);
   } else {
     const c = io.color;
     if (issues.length > 0) line(io.out, formatIssues(issues, c));
