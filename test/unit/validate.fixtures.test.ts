@@ -37,7 +37,7 @@ describe('Knock templates, imported', () => {
     const source = readTree(path.join(knockTemplatesDir, r.dir, r.key));
     const { files } = knockResourceToFiles(r.kind, r.key, source);
     const text = decoder.decode(files.get(r.file));
-    expect(text.split('\n')[0]).toBe(`# yaml-language-server: $schema=../../schemas/${r.kind}.schema.json`);
+    expect(text.split('\n')[0]).toBe(`# yaml-language-server: $schema=../../.knock-env/schemas/${r.kind}.schema.json`);
     const original = JSON.parse(decoder.decode(source.get(r.main))) as Record<string, unknown>;
     delete original.$schema;
     delete original.__readonly;
@@ -71,7 +71,7 @@ describe('demo fixtures', () => {
     expect(result.issues).toEqual([]);
     expect(result.data?.origin_environment).toBeUndefined();
     const text = decoder.decode(tree.get(`${d.dir}/${d.key}/${d.kind}.yaml`));
-    expect(text.split('\n')[0]).toBe(`# yaml-language-server: $schema=../../schemas/${d.kind}.schema.json`);
+    expect(text.split('\n')[0]).toBe(`# yaml-language-server: $schema=../../.knock-env/schemas/${d.kind}.schema.json`);
     expect(fastParseYaml(text)).toStrictEqual(YAML.parse(text));
   });
 

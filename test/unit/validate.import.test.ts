@@ -54,7 +54,7 @@ describe('knockResourceToFiles', () => {
   it('writes workflow.yaml without $schema and __readonly, keeping field order and files', () => {
     const { files, notes } = knockResourceToFiles('workflow', 'plant-adopted', knockFiles(knockWorkflow()));
     const text = decoder.decode(files.get('workflow.yaml'));
-    expect(text.startsWith('# yaml-language-server: $schema=../../schemas/workflow.schema.json\nname: Plant adopted\n')).toBe(true);
+    expect(text.startsWith('# yaml-language-server: $schema=../../.knock-env/schemas/workflow.schema.json\nname: Plant adopted\n')).toBe(true);
     const data = YAML.parse(text) as Record<string, unknown>;
     expect(Object.keys(data)).toEqual(['name', 'description', 'steps', 'trigger_frequency']);
     expect(files.has('workflow.json')).toBe(false);
@@ -97,7 +97,7 @@ describe('knockResourceToFiles', () => {
     };
     const { files } = knockResourceToFiles('guide', 'tips-banner', new Map([['guide.json', bytes(JSON.stringify(guide))]]));
     const text = decoder.decode(files.get('guide.yaml'));
-    expect(text.split('\n')[0]).toBe('# yaml-language-server: $schema=../../schemas/guide.schema.json');
+    expect(text.split('\n')[0]).toBe('# yaml-language-server: $schema=../../.knock-env/schemas/guide.schema.json');
     const { __readonly: _readonly, $schema: _schema, ...content } = guide;
     expect(YAML.parse(text)).toStrictEqual(content);
   });

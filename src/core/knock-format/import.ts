@@ -10,6 +10,18 @@ export const KNOCK_MAIN_FILE: Record<ResourceKind, string> = {
   guide: 'guide.json',
 };
 
+/** The `$schema` Knock's CLI writes into the main file of each resource. */
+export const KNOCK_SCHEMA_URL: Record<ResourceKind, string> = {
+  workflow: 'https://schemas.knock.app/cli/workflow.json',
+  guide: 'https://schemas.knock.app/cli/guide.json',
+};
+
+/** Where `knock-env schemas --write` puts the JSON Schemas, relative to the project root. */
+export const PROJECT_SCHEMAS_DIR = '.knock-env/schemas';
+
+/** knock-env's own field, set by `knock-env commit`; Knock has no such field. */
+export const ORIGIN_FIELD = 'origin_environment';
+
 /** Fields of Knock CLI files that do not belong in the repository. */
 const DROPPED_FIELDS = ['$schema', '__readonly'] as const;
 
@@ -40,6 +52,12 @@ export function knockResourceToFiles(
     });
   }
   const document = parseKnockJson(main, kind, key, mainName);
+  if (Object.prototype.hasOwnProperty.call(document, ORIGIN_FIELD)) {
+    throw new KnockEnvError('VALIDATION_FAILED', `${mainName} of ${kind} "${key}" has a field "${ORIGIN_FIELD}", which knock-env sets itself.`, {
+      hint: `Remove "${ORIGIN_FIELD}" from ${mainName}: \`knock-env commit\` records the environment a resource was created in.`,
+      data: { kind, key, file: mainName, field: ORIGIN_FIELD },
+    });
+  }
   const notes: string[] = [];
 
   const readonly = document.__readonly;
@@ -49,12 +67,17 @@ export function knockResourceToFiles(
     }
     const dropped = Object.keys(readonly);
     if (dropped.length > 0) notes.push(`Dropped read-only fields: ${dropped.map((f) => `__readonly.${f}`).join(', ')}.`);
+  } else if (readonly !== undefined) {
+    notes.push(`Dropped __readonly (${JSON.stringify(readonly)}).`);
   }
-  const content: Record<string, unknown> = {};
-  for (const [field, value] of Object.entries(document)) {
-    if ((DROPPED_FIELDS as readonly string[]).includes(field)) continue;
-    content[field] = value;
+  const schema = document.$schema;
+  if (schema !== undefined && schema !== KNOCK_SCHEMA_URL[kind]) {
+    notes.push(`Dropped $schema ${JSON.stringify(schema)}; an export writes ${JSON.stringify(KNOCK_SCHEMA_URL[kind])}.`);
   }
+  // fromEntries defines own properties, so even a field named "__proto__" is kept as data.
+  const content: Record<string, unknown> = Object.fromEntries(
+    Object.entries(document).filter(([field]) => !(DROPPED_FIELDS as readonly string[]).includes(field)),
+  );
 
   const out = new Map<string, Uint8Array>();
   out.set(type.file, encoder.encode(toYaml(content, type.schema)));
@@ -92,8 +115,13 @@ function parseKnockJson(bytes: Uint8Array, kind: ResourceKind, key: string, file
   return parsed;
 }
 
-/** Paths (relative to the resource folder) of every file reachable through `@` fields. */
-function referencedFiles(content: unknown, files: Map<string, Uint8Array>, notes: string[]): Set<string> {
+/**
+ * Paths (relative to the resource folder) of every file reachable through
+ * `@` fields, following references inside referenced JSON files. Problems
+ * (refused paths, missing files, JSON that does not parse) are added to
+ * `notes`.
+ */
+export function referencedFiles(content: unknown, files: Map<string, Uint8Array>, notes: string[]): Set<string> {
   const found = new Set<string>();
   const visit = (data: unknown, baseDir: string, from: string): void => {
     for (const reference of findFileReferences(data)) {
@@ -127,6 +155,15 @@ function referencedFiles(content: unknown, files: Map<string, Uint8Array>, notes
   return found;
 }
 
+/**
+ * The editor hint for a resource's main file (workflows/<key>/workflow.yaml),
+ * pointing at the schemas `knock-env schemas --write` puts in the project, so
+ * that the relative path works in every clone.
+ */
+export function yamlSchemaModeline(schema: string): string {
+  return `# yaml-language-server: $schema=../../${PROJECT_SCHEMAS_DIR}/${schema}.schema.json`;
+}
+
 /** The YAML text of a converted document, with the editor schema hint on the first line. */
 export function toYaml(content: Record<string, unknown>, schema: string): string {
   const body = YAML.stringify(content, {
@@ -136,7 +173,7 @@ export function toYaml(content: Record<string, unknown>, schema: string): string
     blockQuote: 'literal',
     aliasDuplicateObjects: false,
   });
-  return `# yaml-language-server: $schema=../../schemas/${schema}.schema.json\n${body}`;
+  return `${yamlSchemaModeline(schema)}\n${body}`;
 }
 
 function isRecord(value: unknown): value is Record<string, unknown> {

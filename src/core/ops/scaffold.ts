@@ -3,6 +3,7 @@ import { KnockEnvError } from '../errors.js';
 import { exists } from '../git/fs.js';
 import { assertValidKey } from '../keys.js';
 import { findGitdir } from '../project.js';
+import { yamlSchemaModeline } from '../knock-format/import.js';
 import { resourceRef, type ResourceKind } from '../resources.js';
 
 function titleOf(key: string): string {
@@ -13,7 +14,8 @@ function titleOf(key: string): string {
 
 function workflowFiles(key: string): Record<string, string> {
   return {
-    'workflow.yaml': `name: ${JSON.stringify(titleOf(key))}
+    'workflow.yaml': `${yamlSchemaModeline('workflow')}
+name: ${JSON.stringify(titleOf(key))}
 description: Describe when this workflow runs.
 categories: []
 trigger_data_json_schema:
@@ -46,7 +48,8 @@ steps:
 
 function guideFiles(key: string): Record<string, string> {
   return {
-    'guide.yaml': `name: ${JSON.stringify(titleOf(key))}
+    'guide.yaml': `${yamlSchemaModeline('guide')}
+name: ${JSON.stringify(titleOf(key))}
 description: Describe what this guide shows.
 channel_key: knock-guide
 type: banner

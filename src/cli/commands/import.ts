@@ -1,0 +1,46 @@
+import { existsSync } from 'node:fs';
+import { keyProblem } from '../../core/keys.js';
+import { PROJECT_SCHEMAS_DIR } from '../../core/knock-format/import.js';
+import { importKnockDirectory } from '../../core/ops/import.js';
+import { fs } from '../context.js';
+import { EXIT } from '../exit-codes.js';
+import { line, writeJson, type Io } from '../io.js';
+
+/**
+ * Exit code of an import: 0 when every resource was imported, 3 when some
+ * could not be (invalid key or content), else 4 when some already exist and
+ * need --force.
+ */
+export function importExitCode(resources: { status: string; code?: string }[]): number {
+  const skipped = resources.filter((r) => r.status === 'skipped');
+  if (skipped.length === 0) return EXIT.success;
+  return skipped.some((r) => r.code !== 'exists') ? EXIT.validationFailed : EXIT.refused;
+}
+
+export async function runImport(io: Io, source: string, opts: { json?: boolean; force?: boolean }): Promise<number> {
+  const result = await importKnockDirectory({ fs, dir: io.cwd, source, force: Boolean(opts.force) });
+  const code = importExitCode(result.resources);
+  if (opts.json) {
+    writeJson(io, result);
+    return code;
+  }
+  const c = io.color;
+  for (const r of result.resources) {
+    // A name that is not a valid key is shown quoted: it may hold control characters.
+    const name = keyProblem(r.key) === null ? r.key : JSON.stringify(r.key);
+    if (r.status === 'imported') line(io.out, `${c.green('imported')}      ${r.kind} ${c.bold(name)}${r.replaced ? c.dim(' (replaced)') : ''}`);
+    else line(io.out, `${c.red('skipped')}       ${r.kind} ${c.bold(name)}: ${r.reason ?? ''}`);
+    for (const note of r.notes) line(io.out, c.dim(`              note: ${note}`));
+  }
+  for (const other of result.notImported) line(io.out, `${c.yellow('not imported')}  ${JSON.stringify(other.path).slice(1, -1)}: ${other.reason}`);
+  const summary = `${result.imported} imported into the working tree${result.skipped > 0 ? `, ${result.skipped} skipped` : ''}`;
+  line(io.err, `${result.skipped > 0 ? c.yellow('!') : c.green('✔')} ${summary}.`);
+  if (result.resources.some((r) => r.code === 'exists')) line(io.err, `  ${c.dim('pass --force to replace resources that already exist')}`);
+  if (result.imported > 0) {
+    line(io.err, `  next: ${c.bold('knock-env status')}, then ${c.bold('knock-env commit -m "Import from Knock"')}`);
+    if (!existsSync(`${result.project}/${PROJECT_SCHEMAS_DIR}`)) {
+      line(io.err, c.dim(`  editors: ${c.bold('knock-env schemas --write')} once, so the $schema line of each file resolves`));
+    }
+  }
+  return code;
+}
