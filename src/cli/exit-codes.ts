@@ -22,6 +22,7 @@ export function exitCodeFor(code: ErrorCode): number {
       return EXIT.validationFailed;
     case 'OWNERSHIP':
     case 'REFUSED':
+    case 'FORBIDDEN':
     case 'CONFIRMATION_REQUIRED':
     case 'DIRTY_WORKING_TREE':
     case 'ALREADY_INITIALISED':

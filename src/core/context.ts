@@ -10,8 +10,10 @@ export interface CoreOptions {
   fs: FileSystem;
   /** Working directory of the project (the folder holding knock-env.yaml). */
   dir: string;
-  /** Who acts. */
+  /** Who acts: the git identity, matched against the account's members. */
   actor: Identity;
+  /** An API key's secret: when given, the command acts as the key's service identity instead. */
+  apiKey?: string;
   /** The clock: returns the current time. */
   now?: () => Date;
   /** This process's id and a liveness probe, for the repository lock. */

@@ -59,7 +59,8 @@ describe('commit', () => {
     expect(result.resources.map((r) => `${r.status} ${r.kind} ${r.key}`)).toEqual(['added guide whats-new', 'added workflow welcome-email']);
     expect(await git(dir, 'rev-parse', 'development')).toBe(result.commit);
     const committed = await git(dir, 'show', 'development:workflows/welcome-email/workflow.yaml');
-    expect(committed.split('\n')[0]).toBe('origin_environment: development');
+    // The first key, right after the editor's schema line; the rest of the file is as it was.
+    expect(committed.split('\n').slice(0, 2)).toEqual(['# yaml-language-server: $schema=../../.knock-env/schemas/workflow.schema.json', 'origin_environment: development']);
     expect(await readFile(`${dir}/workflows/welcome-email/workflow.yaml`, 'utf8')).toBe(`${committed}\n`);
     expect(await git(dir, 'ls-tree', '-r', '--name-only', 'development')).toContain('workflows/welcome-email/email_1/html_body.html');
     expect(await git(dir, 'log', '-1', '--format=%an <%ae>%n%(trailers:key=Knock-Env-Environment,valueonly)')).toBe('Ada Lovelace <ada@example.com>\ndevelopment');

@@ -1,11 +1,19 @@
 import { diffEnvironments } from '../../core/ops/diff.js';
-import { fs } from '../context.js';
+import { planFileTextsIn } from '../../core/ops/plan-details.js';
+import { fs, readerOptions } from '../context.js';
 import { formatCommits, formatPlanBody, planCounts } from '../format.js';
 import { line, writeJson, type Io } from '../io.js';
+import { environmentDiffMarkdown } from '../markdown.js';
+import type { PlanFormat } from './promote.js';
 
-export async function runDiff(io: Io, from: string, to: string, opts: { json?: boolean }): Promise<number> {
-  const diff = await diffEnvironments({ fs, dir: io.cwd, from, to });
-  if (opts.json) {
+export async function runDiff(io: Io, from: string, to: string, opts: { json?: boolean; format?: string }): Promise<number> {
+  const format = (opts.json ? 'json' : opts.format ?? 'text') as PlanFormat;
+  const diff = await diffEnvironments({ ...readerOptions(io, io.cwd), from, to });
+  if (format === 'markdown') {
+    io.out.write(environmentDiffMarkdown(diff, await planFileTextsIn({ fs, dir: io.cwd }, diff)));
+    return 0;
+  }
+  if (format === 'json') {
     const { differences, ...rest } = diff;
     writeJson(io, { ...rest, files: differences.map((d) => ({ path: d.path, status: d.status })) });
     return 0;

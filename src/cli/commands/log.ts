@@ -1,10 +1,10 @@
 import { readLog } from '../../core/ops/log.js';
-import { fs } from '../context.js';
+import { readerOptions } from '../context.js';
 import { line, writeJson, type Io } from '../io.js';
 
 export async function runLog(io: Io, environment: string | undefined, opts: { json?: boolean; limit?: string; promotions?: boolean }): Promise<number> {
   const limit = opts.limit === undefined ? 50 : Number(opts.limit);
-  const log = await readLog({ fs, dir: io.cwd, ...(environment ? { environment } : {}), limit, promotionsOnly: Boolean(opts.promotions) });
+  const log = await readLog({ ...readerOptions(io, io.cwd), ...(environment ? { environment } : {}), limit, promotionsOnly: Boolean(opts.promotions) });
   if (opts.json) {
     writeJson(io, log);
     return 0;

@@ -1,10 +1,10 @@
 import { analyseWorkingTree } from '../../core/ops/analyse.js';
-import { fs } from '../context.js';
+import { readerOptions } from '../context.js';
 import { colourStatus, formatIssues } from '../format.js';
 import { line, writeJson, type Io } from '../io.js';
 
 export async function runStatus(io: Io, opts: { json?: boolean }): Promise<number> {
-  const a = await analyseWorkingTree({ fs, dir: io.cwd });
+  const a = await analyseWorkingTree(readerOptions(io, io.cwd));
   const resources = a.resources.map((r) => ({
     kind: r.kind,
     key: r.key,

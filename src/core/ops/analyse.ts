@@ -1,4 +1,5 @@
 import { yamlLib } from '../yaml-lib.js';
+import { authorizeRead } from '../access.js';
 import type { CoreOptions } from '../context.js';
 import { readCommit } from '../git/commit.js';
 import { readIndex, type GitIndex } from '../git/gitindex.js';
@@ -92,10 +93,11 @@ export function originOf(text: string | Uint8Array | null): string | null {
 }
 
 /** What the working tree changes against the checked-out environment's head, grouped by resource and validated. */
-export async function analyseWorkingTree(options: Pick<CoreOptions, 'fs' | 'dir'>, only?: (path: string) => boolean): Promise<WorkingTreeAnalysis> {
+export async function analyseWorkingTree(options: Pick<CoreOptions, 'fs' | 'dir'> & Partial<Pick<CoreOptions, 'actor' | 'apiKey'>>, only?: (path: string) => boolean): Promise<WorkingTreeAnalysis> {
   const project = await openProject(options);
   const config = await loadConfig(project);
   const environment = await checkedOutEnvironment(project, config);
+  authorizeRead(config, options.actor, options.apiKey, [environment]);
   const head = await headOf(project, environment);
   const headTree = (await readCommit(project, head)).tree;
   const index = await readIndex(project.fs, project.gitdir);

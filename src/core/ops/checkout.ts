@@ -1,4 +1,5 @@
 import type { CoreOptions } from '../context.js';
+import { authorizeRead } from '../access.js';
 import { KnockEnvError } from '../errors.js';
 import { readCommit } from '../git/commit.js';
 import { readIndex } from '../git/gitindex.js';
@@ -26,6 +27,7 @@ export async function checkoutEnvironment(options: CoreOptions & { environment: 
   return withRepositoryLock(project, options, async () => {
     const config = await loadConfig(project);
     requireEnvironment(config, options.environment);
+    authorizeRead(config, options.actor, options.apiKey, [options.environment]);
     const previous = await currentBranch(project);
     const head = await headOf(project, options.environment);
     if (previous !== null && environmentSlugs(config).includes(previous)) {

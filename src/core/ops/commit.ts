@@ -1,5 +1,6 @@
 import { yamlLib } from '../yaml-lib.js';
 import type { CoreOptions } from '../context.js';
+import { authenticate, authorize } from '../access.js';
 import { KnockEnvError } from '../errors.js';
 import { formatMessage, readCommit, writeCommit } from '../git/commit.js';
 import { readIndex } from '../git/gitindex.js';
@@ -130,6 +131,8 @@ export async function commitChanges(options: CommitOptions): Promise<CommitResul
     // Everything is read under the lock: another command may have committed just before.
     const analysis = await analyseWorkingTree(options, pathFilter(options.paths, located.dir));
     const { project, environment: env, environments } = analysis;
+    const who = authenticate(analysis.config, options.actor, options.apiKey);
+    authorize(analysis.config, who, 'read', env);
     if (analysis.resources.length === 0 && analysis.others.length === 0) {
       throw new KnockEnvError('NOTHING_TO_COMMIT', `Nothing to commit in ${env}: the working tree matches its head.`, {
         hint: 'Edit or add a resource under workflows/ or guides/ first (`knock-env workflow new <key>`).',
@@ -166,6 +169,11 @@ export async function commitChanges(options: CommitOptions): Promise<CommitResul
         hint: `${first.hint} Nothing was committed.`,
         data: { problems },
       });
+    }
+    // Roles last: a change that belongs elsewhere is better explained by its owner than by a missing role.
+    if (analysis.resources.length > 0) authorize(analysis.config, who, 'edit-resources', env, 'commit workflows and guides');
+    if (analysis.others.some((o) => o.scope === 'environment' && o.environment === env)) {
+      authorize(analysis.config, who, 'configure-environment', env, `change ${env}'s channels, variables or branding`);
     }
     return writeCommitFromAnalysis(analysis, options);
   });

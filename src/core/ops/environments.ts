@@ -1,5 +1,6 @@
 import type YAML from 'yaml';
 import type { CoreOptions } from '../context.js';
+import { authenticate, authorize } from '../access.js';
 import { KnockEnvError } from '../errors.js';
 import { formatMessage, readCommit, writeCommit } from '../git/commit.js';
 import { readObject, writeObject } from '../git/objects.js';
@@ -73,7 +74,9 @@ export async function createEnvironment(options: CreateEnvironmentOptions): Prom
   }
   const project = await openProject(options);
   return withRepositoryLock(project, options, async () => {
-    const slugs = environmentSlugs(await loadConfig(project));
+    const before = await loadConfig(project);
+    authorize(before, authenticate(before, options.actor, options.apiKey), 'manage-account', HIGHEST_ENVIRONMENT, 'create environments');
+    const slugs = environmentSlugs(before);
     if (slugs.includes(options.slug)) {
       throw new KnockEnvError('REFUSED', `Environment "${options.slug}" already exists.`, { hint: `Environments, lowest first: ${slugs.join(' → ')}.` });
     }

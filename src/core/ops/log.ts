@@ -1,3 +1,4 @@
+import { authorizeRead } from '../access.js';
 import type { CoreOptions } from '../context.js';
 import { parseTrailers, readCommit, subjectOf } from '../git/commit.js';
 import { currentBranch } from '../git/refs.js';
@@ -21,7 +22,7 @@ export interface LogEntry {
 
 const LOGGED_OPERATIONS = ['commit', 'merge-down', 'init', 'env-create', 'settings', 'repair', 'rollback'] as const;
 
-export interface LogOptions extends Pick<CoreOptions, 'fs' | 'dir'> {
+export interface LogOptions extends Pick<CoreOptions, 'fs' | 'dir'>, Partial<Pick<CoreOptions, 'actor' | 'apiKey'>> {
   environment?: string;
   limit?: number;
   promotionsOnly?: boolean;
@@ -33,6 +34,7 @@ export async function readLog(options: LogOptions): Promise<{ environment: strin
   const config = await loadConfig(project);
   const environment = options.environment ?? (await currentBranch(project)) ?? 'development';
   requireEnvironment(config, environment);
+  authorizeRead(config, options.actor, options.apiKey, [environment]);
   const limit = options.limit ?? 50;
   const entries: LogEntry[] = [];
   if (!options.promotionsOnly) {

@@ -1,4 +1,5 @@
 import type { CoreOptions } from '../context.js';
+import { authenticate, authorize } from '../access.js';
 import { KnockEnvError } from '../errors.js';
 import { isAncestor, readCommit } from '../git/commit.js';
 import { currentBranch, readRef, updateRef } from '../git/refs.js';
@@ -107,6 +108,9 @@ export async function planPromotion(project: Project, environment: string, to?: 
  */
 export async function promoteEnvironment(options: PromoteOptions): Promise<PromotionResult> {
   const project = await openProject(options);
+  const config = await loadConfig(project);
+  requireEnvironment(config, options.environment);
+  authorize(config, authenticate(config, options.actor, options.apiKey), 'promote', options.environment, `promote into ${options.environment}`);
   const plan = await planPromotion(project, options.environment, options.to);
   if (plan.issues.length > 0) {
     throw new KnockEnvError('VALIDATION_FAILED', `${plan.issues.length} problem${plan.issues.length === 1 ? '' : 's'} in what would be promoted to ${plan.environment}; nothing was promoted.`, {

@@ -1,4 +1,5 @@
 import type { CoreOptions } from '../context.js';
+import { authenticate, authorize } from '../access.js';
 import { KnockEnvError } from '../errors.js';
 import { formatMessage, isAncestor, readCommit, writeCommit } from '../git/commit.js';
 import { currentBranch, updateRef } from '../git/refs.js';
@@ -98,6 +99,9 @@ export async function planRollback(project: Project, environment: string, to?: s
  */
 export async function rollbackEnvironment(options: RollbackOptions): Promise<RollbackResult> {
   const project = await openProject(options);
+  const config = await loadConfig(project);
+  requireEnvironment(config, options.environment);
+  authorize(config, authenticate(config, options.actor, options.apiKey), 'promote', options.environment, `roll back ${options.environment}`);
   const plan = await planRollback(project, options.environment, options.to);
   if (plan.issues.length > 0) {
     throw new KnockEnvError('VALIDATION_FAILED', `The state to roll back to has ${plan.issues.length} invalid resource file${plan.issues.length === 1 ? '' : 's'}; nothing changed.`, {

@@ -1,4 +1,5 @@
 import type { CoreOptions } from '../context.js';
+import { authenticate, authorize } from '../access.js';
 import { KnockEnvError } from '../errors.js';
 import { loadConfig, openProject } from '../project.js';
 import { commitAccountChange, type AccountChange } from './account.js';
@@ -41,6 +42,7 @@ export async function setAccountSetting(options: CoreOptions & { name: string; v
   const project = await openProject(options);
   return withRepositoryLock(project, options, async () => {
     const config = await loadConfig(project);
+    authorize(config, authenticate(config, options.actor, options.apiKey), 'manage-account', config.environments[config.environments.length - 1]!.slug, 'change account settings');
     const current = Boolean(config.settings?.[setting.field]);
     if (current === options.value) {
       return { commit: '', config, mergedInto: [], changed: false };
