@@ -15,6 +15,7 @@ function buildProgram(io: Io, setCode: (code: number) => void): Command {
     .name('knock-env')
     .description('Version control for Knock workflows and guides: one git branch per environment,\nchanges committed in development and promoted upward as fast-forwards.')
     .version(VERSION, '-V, --version')
+    .option('--api-key <secret>', 'act as an API key (also KNOCK_ENV_API_KEY); the key acts in its one environment only')
     .showHelpAfterError('(run with --help for usage)')
     .configureOutput({ writeOut: (s) => io.out.write(s), writeErr: (s) => io.err.write(s) })
     .exitOverride();
@@ -62,12 +63,48 @@ Exit codes: 0 ok, 1 failure, 2 usage, 3 validation failed, 4 refused by rules,
   }
 
   program
+    .command('import <knock-dir>')
+    .description("import workflows and guides from a folder in the Knock CLI's layout into the working tree")
+    .option('--force', 'replace resource folders that already exist in the working tree')
+    .option('--json', 'print the report as JSON')
+    .addHelpText('after', '\nReads workflows/<key>/workflow.json and guides/<key>/guide.json with the files their "@" fields\nreference, and writes workflows/<key>/workflow.yaml (guides/<key>/guide.yaml) with the same files.\nNothing is committed: run `knock-env commit` next. $schema and __readonly are dropped; partials,\nlayouts, translations and message types are reported as not imported.\nExits 0 when everything was imported, 3 when something could not be (invalid key or content),\n4 when resources already exist (pass --force to replace them).\n\nExamples:\n  $ knock-env import ../knock-pull\n  $ knock-env import ../knock-pull --force --json')
+    .action(run(async (source: string, opts: { force?: boolean; json?: boolean }) => (await import('./commands/import.js')).runImport(io, source, opts)));
+
+  program
+    .command('export <dir>')
+    .description("write an environment's committed workflows and guides in the Knock CLI's layout")
+    .option('--env <env>', 'environment to export (default: the checked-out one)')
+    .option('--force', 'write into a folder that is not empty (the exported resource folders are replaced)')
+    .option('--json', 'print the report as JSON')
+    .addHelpText('after', '\nReads the environment\'s head, never the working tree. Writes workflows/<key>/workflow.json and\nguides/<key>/guide.json (2-space JSON, fields in the YAML\'s order, without origin_environment,\nwith Knock\'s $schema) and every referenced file byte for byte. Exits 3 if a resource could not be exported.\n\nExamples:\n  $ knock-env export ../knock --env production\n  $ knock workflow push --all --workflows-dir ../knock/workflows')
+    .action(run(async (dir: string, opts: { env?: string; force?: boolean; json?: boolean }) => (await import('./commands/export.js')).runExport(io, dir, opts)));
+
+  program
+    .command('schemas')
+    .description('where the JSON Schemas are, and how to point an editor at them')
+    .option('--write', 'copy them into .knock-env/schemas/ of the project (then commit that folder with git)')
+    .option('--json', 'print as JSON')
+    .addHelpText('after', '\nFiles knock-env writes start with `# yaml-language-server: $schema=../../.knock-env/schemas/<kind>.schema.json`,\nwhich resolves once `knock-env schemas --write` has copied the schemas into the project.')
+    .action(run(async (opts: { write?: boolean; json?: boolean }) => (await import('./commands/schemas.js')).runSchemas(io, opts)));
+
+  program
     .command('validate [paths...]')
     .description('check resources: YAML, schema, @ file references, keys; every problem in every file')
-    .addOption(new Option('--format <format>', 'output format').choices(['text', 'json']).default('text'))
+    .addOption(new Option('--format <format>', 'output format (github: workflow commands that annotate the diff)').choices(['text', 'json', 'github']).default('text'))
     .option('--json', 'same as --format json')
     .addHelpText('after', '\nWith no paths, checks knock-env.yaml and every workflow and guide.\nPaths may be resource folders, files in them, or workflows/ and guides/.\nExits 3 when any problem is found.\n\nExamples:\n  $ knock-env validate\n  $ knock-env validate workflows/welcome-email --format json')
     .action(run(async (paths: string[], opts: { format?: string; json?: boolean }) => (await import('./commands/validate.js')).runValidate(io, paths, opts)));
+
+  program
+    .command('check')
+    .description('check a pull request: validate what it changes and hold it to the ownership rules of the environment it targets')
+    .requiredOption('--base <rev>', 'the revision the pull request targets: a branch (development, origin/development), a commit id or HEAD')
+    .option('--head <rev>', 'the pull request revision', 'HEAD')
+    .option('--env <env>', 'the environment the pull request targets (default: the one --base names or points at)')
+    .addOption(new Option('--format <format>', 'output format (github: workflow commands that annotate the diff)').choices(['text', 'json', 'github']).default('text'))
+    .option('--json', 'same as --format json')
+    .addHelpText('after', '\nChecks what the pull request changes: the merge base of --base and --head against --head\n(as `git diff <base>...<head>` shows it, merge commits included). Exits 0 when clean,\n3 for validation problems only, 4 when a change breaks the ownership rules.\n\nExamples:\n  $ knock-env check --base development\n  $ knock-env check --base origin/development --head HEAD --format github')
+    .action(run(async (opts: { base: string; head?: string; env?: string; format?: string; json?: boolean }) => (await import('./commands/check.js')).runCheck(io, opts)));
 
   program
     .command('status')
@@ -89,9 +126,10 @@ Exit codes: 0 ok, 1 failure, 2 usage, 3 validation failed, 4 refused by rules,
     .option('--to <commit>', 'promote only up to this commit of the environment below')
     .option('--dry-run', 'show the plan and change nothing')
     .option('-y, --yes', 'do not ask for confirmation (needed without a terminal)')
+    .addOption(new Option('--format <format>', 'output format (markdown: the plan for a pull-request comment)').choices(['text', 'json', 'markdown']).default('text'))
     .option('--json', 'print the plan and result as JSON')
     .addHelpText('after', '\nValidates what is promoted and shows the plan first: resources added, changed and\ndeleted, and for each changed workflow the steps added, removed, changed, reordered.\nNever merges: refuses with exit 5 when it is not a fast-forward.\n\nExamples:\n  $ knock-env promote staging --dry-run\n  $ knock-env promote production --to 1a2b3c4 --yes')
-    .action(run(async (environment: string, opts: { to?: string; dryRun?: boolean; yes?: boolean; json?: boolean }) => (await import('./commands/promote.js')).runPromote(io, environment, opts)));
+    .action(run(async (environment: string, opts: { to?: string; dryRun?: boolean; yes?: boolean; json?: boolean; format?: string }) => (await import('./commands/promote.js')).runPromote(io, environment, opts)));
 
   program
     .command('rollback <env>')
@@ -125,6 +163,57 @@ Exit codes: 0 ok, 1 failure, 2 usage, 3 validation failed, 4 refused by rules,
     .action(run(async (name: string, value: string, opts: { json?: boolean }) => (await import('./commands/settings.js')).runSettingsSet(io, name, value, opts)));
 
   program
+    .command('whoami')
+    .description('who commands act as (member by git user.email, or API key), with role and what you may do where')
+    .option('--json', 'print as JSON')
+    .action(run(async (opts: { json?: boolean }) => (await import('./commands/access.js')).runWhoAmI(io, opts)));
+
+  const members = program.command('members').description('members and their roles (owner or admin to change)');
+  members
+    .command('list', { isDefault: true })
+    .description('list members')
+    .option('--json', 'print as JSON')
+    .action(run(async (opts: { json?: boolean }) => (await import('./commands/access.js')).runMembersList(io, opts)));
+  members
+    .command('add <email>')
+    .description('add a member')
+    .requiredOption('--role <role>', 'owner, admin, member, production_member or support')
+    .option('--name <name>', 'display name')
+    .option('--json', 'print the result as JSON')
+    .action(run(async (email: string, opts: { role: string; name?: string; json?: boolean }) => (await import('./commands/access.js')).runMembersChange(io, { action: 'add', email, role: opts.role, ...(opts.name ? { name: opts.name } : {}) }, opts)));
+  members
+    .command('set-role <email> <role>')
+    .description("change a member's role (the last owner stays an owner)")
+    .option('--json', 'print the result as JSON')
+    .action(run(async (email: string, role: string, opts: { json?: boolean }) => (await import('./commands/access.js')).runMembersChange(io, { action: 'set-role', email, role }, opts)));
+  members
+    .command('remove <email>')
+    .description('remove a member (not the last owner)')
+    .option('--json', 'print the result as JSON')
+    .action(run(async (email: string, opts: { json?: boolean }) => (await import('./commands/access.js')).runMembersChange(io, { action: 'remove', email }, opts)));
+
+  const keys = program.command('keys').description('API keys, each acting in one environment only');
+  keys
+    .command('create')
+    .description('create a key; its secret is printed once, only its hash is stored')
+    .requiredOption('--env <env>', 'the one environment the key acts in')
+    .requiredOption('--name <name>', 'a name to list and revoke it by')
+    .option('--role <role>', 'the role the key acts with', 'member')
+    .option('--json', 'print the key (with its secret) as JSON')
+    .addHelpText('after', '\nExample (a CI job that promotes into staging):\n  $ knock-env keys create --env staging --name ci-staging\n  $ KNOCK_ENV_API_KEY=<secret> knock-env promote staging --yes')
+    .action(run(async (opts: { env: string; name: string; role?: string; json?: boolean }) => (await import('./commands/access.js')).runKeysCreate(io, opts)));
+  keys
+    .command('list', { isDefault: true })
+    .description('names, environments, roles and creation times (never secrets)')
+    .option('--json', 'print as JSON')
+    .action(run(async (opts: { json?: boolean }) => (await import('./commands/access.js')).runKeysList(io, opts)));
+  keys
+    .command('revoke <name>')
+    .description('revoke a key; it stops working at once')
+    .option('--json', 'print the result as JSON')
+    .action(run(async (name: string, opts: { json?: boolean }) => (await import('./commands/access.js')).runKeysRevoke(io, name, opts)));
+
+  program
     .command('doctor')
     .description("check the chain of environments, ownership of paths, every head's validity and the audit trail")
     .option('--fix', 'repair the chain and owned paths with new commits (history is never rewritten)')
@@ -135,9 +224,10 @@ Exit codes: 0 ok, 1 failure, 2 usage, 3 validation failed, 4 refused by rules,
   program
     .command('diff <from-env> <to-env>')
     .description('what <from-env> would take from <to-env> (the same as git diff <from-env> <to-env>)')
+    .addOption(new Option('--format <format>', 'output format (markdown: the plan for a pull-request comment)').choices(['text', 'json', 'markdown']).default('text'))
     .option('--json', 'print as JSON')
     .addHelpText('after', '\nExample: what promoting production would bring\n  $ knock-env diff production staging')
-    .action(run(async (from: string, to: string, opts: { json?: boolean }) => (await import('./commands/diff.js')).runDiff(io, from, to, opts)));
+    .action(run(async (from: string, to: string, opts: { json?: boolean; format?: string }) => (await import('./commands/diff.js')).runDiff(io, from, to, opts)));
 
   program
     .command('log [env]')
@@ -156,6 +246,21 @@ export async function main(argv: string[], io: Io = createIo()): Promise<number>
   const program = buildProgram(io, (c) => {
     code = c;
   });
+  // --api-key may appear anywhere on the line; it becomes the environment variable every command reads.
+  const args = [...argv];
+  for (let i = 2; i < args.length; i++) {
+    const arg = args[i]!;
+    if (arg === '--api-key' && i + 1 < args.length) {
+      io.env = { ...io.env, KNOCK_ENV_API_KEY: args[i + 1]! };
+      args.splice(i, 2);
+      i--;
+    } else if (arg.startsWith('--api-key=')) {
+      io.env = { ...io.env, KNOCK_ENV_API_KEY: arg.slice('--api-key='.length) };
+      args.splice(i, 1);
+      i--;
+    }
+  }
+  argv = args;
   try {
     if (argv.length <= 2) {
       program.outputHelp();

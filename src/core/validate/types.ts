@@ -17,7 +17,13 @@ export type IssueCode =
   /** knock-env.yaml breaks a rule the schema cannot express (order, uniqueness, references). */
   | 'config-rule'
   /** A value in an environment file looks like a secret written out instead of a `{ secret_env: NAME }` reference. */
-  | 'literal-secret';
+  | 'literal-secret'
+  /** A change the target environment does not own (origin environment, another environment's files). */
+  | 'ownership'
+  /** A change to knock-env.yaml, which only knock-env's own commands make. */
+  | 'account-change'
+  /** A template string or `@` template file whose Liquid does not parse. */
+  | 'liquid-syntax';
 
 /** One problem in one file. Line and column are 1-based. */
 export interface ValidationIssue {
