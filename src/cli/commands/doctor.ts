@@ -1,6 +1,6 @@
 import type { ChalkInstance } from 'chalk';
 import { diagnose, DOCTOR_CHECKS, type DoctorCheck, type DoctorFinding, type DoctorReport } from '../../core/ops/doctor.js';
-import { coreOptions } from '../context.js';
+import { coreOptions, readerOptions } from '../context.js';
 import { EXIT } from '../exit-codes.js';
 import { line, writeJson, type Io } from '../io.js';
 
@@ -40,7 +40,10 @@ function summary(report: DoctorReport, c: ChalkInstance): string {
 
 /** Checks the project (and with --fix repairs what it can); exits 0 when healthy, 4 when errors remain. */
 export async function runDoctor(io: Io, opts: { fix?: boolean; json?: boolean }): Promise<number> {
-  const report = await diagnose({ ...coreOptions(io, io.cwd), fix: Boolean(opts.fix) });
+  const reader = readerOptions(io, io.cwd);
+  // Looking needs no git identity; repairing writes commits, so it does.
+  const base = opts.fix ? coreOptions(io, io.cwd) : { ...reader, actor: reader.actor ?? { name: '', email: '' } };
+  const report = await diagnose({ ...base, fix: Boolean(opts.fix) });
   const code = report.healthy ? EXIT.success : EXIT.refused;
   if (opts.json) {
     writeJson(io, report);

@@ -1,9 +1,9 @@
 import { createEnvironment, listEnvironments } from '../../core/ops/environments.js';
-import { coreOptions, fs } from '../context.js';
+import { coreOptions, readerOptions } from '../context.js';
 import { line, writeJson, type Io } from '../io.js';
 
 export async function runEnvList(io: Io, opts: { json?: boolean }): Promise<number> {
-  const envs = await listEnvironments({ fs, dir: io.cwd });
+  const envs = await listEnvironments(readerOptions(io, io.cwd));
   if (opts.json) {
     writeJson(io, { environments: envs });
     return 0;

@@ -1,13 +1,12 @@
 import { exportEnvironment } from '../../core/ops/export.js';
 import { keyProblem } from '../../core/keys.js';
-import { fs } from '../context.js';
+import { readerOptions } from '../context.js';
 import { EXIT } from '../exit-codes.js';
 import { line, writeJson, type Io } from '../io.js';
 
 export async function runExport(io: Io, target: string, opts: { env?: string; json?: boolean; force?: boolean }): Promise<number> {
   const result = await exportEnvironment({
-    fs,
-    dir: io.cwd,
+    ...readerOptions(io, io.cwd),
     target,
     ...(opts.env !== undefined ? { environment: opts.env } : {}),
     force: Boolean(opts.force),

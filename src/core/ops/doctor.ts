@@ -6,6 +6,7 @@ import { hashObject, readObject, type GitStore } from '../git/objects.js';
 import { currentBranch, readRef, updateRef } from '../git/refs.js';
 import { applyChanges, diffTrees, entryAt, isTreeMode, readTree, type FileChange, type TreeDifference } from '../git/tree.js';
 import { keyProblem } from '../keys.js';
+import { authenticate, authorize, authorizeRead } from '../access.js';
 import { branchRef, environmentSlugs, HIGHEST_ENVIRONMENT, loadConfig, openProject, type Project } from '../project.js';
 import { CONFIG_FILE, ENVIRONMENTS_DIR, RESOURCE_KINDS, RESOURCE_TYPES, resourceOfPath } from '../resources.js';
 import { validateResource } from '../validate/resource.js';
@@ -115,6 +116,14 @@ const OID = /^[0-9a-f]{40}$/;
  */
 export async function diagnose(options: DoctorOptions): Promise<DoctorReport> {
   const project = await openProject(options);
+  // Doctor reads every environment, and with --fix writes where repairs are needed.
+  const config = await loadConfig(project);
+  const everywhere = config.environments.map((e) => e.slug);
+  authorizeRead(config, options.actor, options.apiKey, everywhere);
+  if (options.fix) {
+    const who = authenticate(config, options.actor, options.apiKey);
+    for (const env of everywhere) authorize(config, who, 'manage-account', env, 'repair environments');
+  }
   if (!options.fix) {
     const examined = await examine(project);
     return reportOf(examined.snapshot, examined.findings, []);

@@ -25,12 +25,15 @@ export interface EnvironmentInfo {
   settings: { obfuscate_recipient_data: boolean; show_message_contents: boolean };
 }
 
-export async function listEnvironments(options: Pick<CoreOptions, 'fs' | 'dir'>): Promise<EnvironmentInfo[]> {
+export async function listEnvironments(options: Pick<CoreOptions, 'fs' | 'dir'> & Partial<Pick<CoreOptions, 'actor' | 'apiKey'>>): Promise<EnvironmentInfo[]> {
   const project = await openProject(options);
   const config = await loadConfig(project);
+  // An API key sees its own environment only.
+  const who = options.apiKey ? authenticate(config, options.actor ?? { name: '', email: '' }, options.apiKey) : null;
   const branch = await currentBranch(project);
   const out: EnvironmentInfo[] = [];
   for (const [position, env] of config.environments.entries()) {
+    if (who?.kind === 'key' && who.environment !== env.slug) continue;
     out.push({
       slug: env.slug,
       name: env.name ?? env.slug,

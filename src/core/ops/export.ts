@@ -7,10 +7,11 @@ import { readObject } from '../git/objects.js';
 import { entryAt, isTreeMode, listFiles, MODE_EXEC, MODE_FILE, readTree } from '../git/tree.js';
 import { describeKey, keyProblem } from '../keys.js';
 import { filesToKnockResource } from '../knock-format/export.js';
+import { authorizeRead } from '../access.js';
 import { checkedOutEnvironment, headOf, loadConfig, openProject, requireEnvironment } from '../project.js';
 import { MANAGED_TOP_LEVEL, RESOURCE_KINDS, RESOURCE_TYPES, resourceRef, type ResourceKind } from '../resources.js';
 
-export interface ExportOptions extends Pick<CoreOptions, 'fs' | 'dir'> {
+export interface ExportOptions extends Pick<CoreOptions, 'fs' | 'dir'>, Partial<Pick<CoreOptions, 'actor' | 'apiKey'>> {
   /** The folder to write the Knock CLI's layout into; relative to `dir`. */
   target: string;
   /** Environment to export; default: the checked-out one. */
@@ -65,6 +66,7 @@ export async function exportEnvironment(options: ExportOptions): Promise<ExportR
   const config = await loadConfig(project);
   const environment = options.environment ?? (await checkedOutEnvironment(project, config));
   requireEnvironment(config, environment);
+  authorizeRead(config, options.actor, options.apiKey, [environment]);
   const commit = await headOf(project, environment);
   const tree = (await readCommit(project, commit)).tree;
 
