@@ -43,3 +43,18 @@ export function writeJson(io: Io, value: unknown): void {
 export function line(stream: Writable, text = ''): void {
   stream.write(`${text}\n`);
 }
+
+/**
+ * Asks before a command moves a branch: --yes answers for CI; on a terminal the
+ * person is asked; with neither, the command refuses rather than guess.
+ */
+export async function confirmOrRefuse(io: Io, yes: boolean | undefined, what: { doing: string; question: string; verb: string }): Promise<boolean> {
+  if (yes) return true;
+  if (!io.stdinIsTTY) {
+    const { KnockEnvError } = await import('../core/errors.js');
+    throw new KnockEnvError('CONFIRMATION_REQUIRED', `${what.doing} needs confirmation, and there is no terminal to ask on.`, {
+      hint: `Pass --yes to ${what.verb} without asking (as CI does), or --dry-run to only see the plan.`,
+    });
+  }
+  return io.ask(what.question);
+}

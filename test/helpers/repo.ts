@@ -77,3 +77,19 @@ export async function cli(cwd: string, args: string[], options: { input?: string
     ...(options.input !== undefined ? { input: options.input } : { stdin: 'ignore' }),
   });
 }
+
+/** Every file below a folder, by path relative to it (posix separators). */
+export async function filesUnder(dir: string): Promise<Map<string, Buffer>> {
+  const { readdir, readFile } = await import('node:fs/promises');
+  const { relative } = await import('node:path');
+  const out = new Map<string, Buffer>();
+  const walk = async (current: string): Promise<void> => {
+    for (const entry of await readdir(current, { withFileTypes: true })) {
+      const path = join(current, entry.name);
+      if (entry.isDirectory()) await walk(path);
+      else out.set(relative(dir, path).split('\\').join('/'), await readFile(path));
+    }
+  };
+  await walk(dir);
+  return out;
+}

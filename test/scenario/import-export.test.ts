@@ -1,6 +1,6 @@
 import { mkdir, readdir, readFile, symlink, writeFile } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
-import { dirname, join, relative, resolve } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { isKnockEnvError } from '../../src/core/errors.js';
 import type { FileSystem } from '../../src/core/git/fs.js';
@@ -12,21 +12,8 @@ import { initProject } from '../../src/core/ops/init.js';
 import { promoteEnvironment } from '../../src/core/ops/promote.js';
 import { describeSchemas } from '../../src/core/ops/schemas.js';
 import { SCHEMA_NAMES } from '../../src/core/validate/schemas.js';
-import { KNOCK_TEMPLATES, assertChain, coreOptionsFor, diskFs, git, tempDir } from '../helpers/repo.js';
+import { KNOCK_TEMPLATES, assertChain, coreOptionsFor, diskFs, git, tempDir, filesUnder } from '../helpers/repo.js';
 
-/** Every file below a folder, by path relative to it. */
-async function filesUnder(dir: string): Promise<Map<string, Buffer>> {
-  const out = new Map<string, Buffer>();
-  const walk = async (current: string): Promise<void> => {
-    for (const entry of await readdir(current, { withFileTypes: true })) {
-      const path = join(current, entry.name);
-      if (entry.isDirectory()) await walk(path);
-      else out.set(relative(dir, path), await readFile(path));
-    }
-  };
-  await walk(dir);
-  return out;
-}
 
 async function writeFiles(root: string, files: Record<string, string>): Promise<void> {
   for (const [path, content] of Object.entries(files)) {

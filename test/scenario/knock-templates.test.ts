@@ -1,5 +1,5 @@
 import { mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
-import { dirname, join, relative } from 'node:path';
+import { dirname, join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import YAML from 'yaml';
 import { knockResourceToFiles } from '../../src/core/knock-format/import.js';
@@ -9,20 +9,8 @@ import { initProject } from '../../src/core/ops/init.js';
 import { promoteEnvironment } from '../../src/core/ops/promote.js';
 import { validateWorkingTree } from '../../src/core/ops/validate.js';
 import type { ResourceKind } from '../../src/core/resources.js';
-import { KNOCK_TEMPLATES, assertChain, coreOptionsFor, diskFs, git, tempDir } from '../helpers/repo.js';
+import { KNOCK_TEMPLATES, assertChain, coreOptionsFor, diskFs, git, tempDir, filesUnder } from '../helpers/repo.js';
 
-async function filesUnder(dir: string): Promise<Map<string, Uint8Array>> {
-  const out = new Map<string, Uint8Array>();
-  const walk = async (current: string): Promise<void> => {
-    for (const entry of await readdir(current, { withFileTypes: true })) {
-      const path = join(current, entry.name);
-      if (entry.isDirectory()) await walk(path);
-      else out.set(relative(dir, path), await readFile(path));
-    }
-  };
-  await walk(dir);
-  return out;
-}
 
 describe("Knock's template library through the whole loop", () => {
   it('imports every workflow and guide, commits, promotes to production, and stays valid', async () => {

@@ -1,9 +1,8 @@
-import { KnockEnvError } from '../../core/errors.js';
 import { planFileTextsIn } from '../../core/ops/plan-details.js';
 import { promoteEnvironment, type PromotionPlan } from '../../core/ops/promote.js';
 import { coreOptions, fs } from '../context.js';
 import { formatCommits, formatPlanBody, planCounts } from '../format.js';
-import { line, writeJson, type Io } from '../io.js';
+import { confirmOrRefuse, line, writeJson, type Io } from '../io.js';
 import { promotionMarkdown } from '../markdown.js';
 
 export type PlanFormat = 'text' | 'json' | 'markdown';
@@ -42,13 +41,7 @@ export async function runPromote(io: Io, environment: string, opts: { to?: strin
     confirm: async (plan) => {
       if (markdown) await printPromotionMarkdown(io, plan);
       else if (!json) printPromotionPlan(io, plan);
-      if (opts.yes) return true;
-      if (!io.stdinIsTTY) {
-        throw new KnockEnvError('CONFIRMATION_REQUIRED', `Promoting ${plan.environment} needs confirmation, and there is no terminal to ask on.`, {
-          hint: 'Pass --yes to promote without asking (as CI does), or --dry-run to only see the plan.',
-        });
-      }
-      return io.ask(`Promote ${plan.environment} to ${plan.to.commit.slice(0, 7)}?`);
+      return confirmOrRefuse(io, opts.yes, { doing: `Promoting ${plan.environment}`, question: `Promote ${plan.environment} to ${plan.to.commit.slice(0, 7)}?`, verb: 'promote' });
     },
   });
   if (json) {

@@ -1,8 +1,7 @@
-import { KnockEnvError } from '../../core/errors.js';
 import { rollbackEnvironment, type RollbackPlan } from '../../core/ops/rollback.js';
 import { coreOptions } from '../context.js';
 import { formatPlanBody, planCounts } from '../format.js';
-import { line, writeJson, type Io } from '../io.js';
+import { confirmOrRefuse, line, writeJson, type Io } from '../io.js';
 
 function printRollbackPlan(io: Io, plan: RollbackPlan): void {
   const c = io.color;
@@ -21,13 +20,7 @@ export async function runRollback(io: Io, environment: string, opts: { to?: stri
     dryRun: Boolean(opts.dryRun),
     confirm: async (plan) => {
       if (!opts.json) printRollbackPlan(io, plan);
-      if (opts.yes) return true;
-      if (!io.stdinIsTTY) {
-        throw new KnockEnvError('CONFIRMATION_REQUIRED', `Rolling back ${plan.environment} needs confirmation, and there is no terminal to ask on.`, {
-          hint: 'Pass --yes to roll back without asking, or --dry-run to only see the plan.',
-        });
-      }
-      return io.ask(`Roll back ${plan.environment}?`);
+      return confirmOrRefuse(io, opts.yes, { doing: `Rolling back ${plan.environment}`, question: `Roll back ${plan.environment}?`, verb: 'roll back' });
     },
   });
   if (opts.json) {
