@@ -53,6 +53,28 @@ Exit codes: 0 ok, 1 failure, 2 usage, 3 validation failed, 4 refused by rules,
     .addHelpText('after', '\nThe new branch starts at the head of the environment directly below it.\nSlugs match ^[a-z0-9][a-z0-9_-]{2,254}$. Environments are never reordered.\n\nExample:\n  $ knock-env env create staging')
     .action(run(async (slug: string, opts: { name?: string; json?: boolean }) => (await import('./commands/env.js')).runEnvCreate(io, slug, opts)));
 
+  env
+    .command('set <env> <setting> <value>')
+    .description('set a per-environment setting: obfuscate-recipient-data on|off, show-message-contents on|off')
+    .option('--json', 'print the result as JSON')
+    .addHelpText('after', '\nCommitted on production and merged down, like every account change (owner or admin only).\nDefaults: production obfuscates recipient data and hides message contents; every other\nenvironment shows both. They decide what `knock-env run` shows in that environment; no\ncommand-line flag overrides them.\n\nExamples:\n  $ knock-env env set staging obfuscate-recipient-data on\n  $ knock-env env set production show-message-contents on')
+    .action(run(async (environment: string, setting: string, value: string, opts: { json?: boolean }) => (await import('./commands/env-set.js')).runEnvSet(io, environment, setting, value, opts)));
+
+  program
+    .command('run <workflow>')
+    .description('run a workflow locally as it stands in an environment and print each message it would send; nothing is sent')
+    .option('--env <env>', 'environment whose head to run (default: the checked-out one)')
+    .option('--working-tree', 'run the working tree of the checked-out environment instead of its head')
+    .requiredOption('--recipient <json-or-file>', 'the recipient: inline JSON, a JSON file, or an id')
+    .option('--data <json-or-file>', 'trigger data: inline JSON or a JSON file')
+    .option('--actor <json-or-file>', 'the actor: inline JSON, a JSON file, or an id')
+    .option('--tenant <json-or-file>', 'the tenant: inline JSON, a JSON file, or an id')
+    .option('--message-status <ref=status>', "simulate the status of a channel step's message (repeatable), e.g. in_app_feed_1=seen", (value: string, previous: string[]) => [...previous, value], [] as string[])
+    .option('--show-contents', "ask to show message contents; the environment's show-message-contents setting still decides")
+    .option('--json', 'print the run as JSON')
+    .addHelpText('after', "\nChecks the trigger data against trigger_data_json_schema, evaluates the workflow's and each\nstep's conditions, follows branches, reports what delay, batch, throttle, fetch and other\nfunction steps would do, and renders every channel step's template with Liquid (recipient,\nactor, data, tenant, vars and the data's keys in scope; secrets show as [secret NAME]).\nA channel step's message counts as sent (later conditions such as `refs.in_app_feed_1.status\nless_than $message.seen` see `sent`) unless --message-status says otherwise; statuses rank\nnot_sent < queued < sent < delivered < seen < read < interacted < archived.\nA batch is this one trigger; a throttle lets it through. With obfuscate-recipient-data on,\nrecipient fields other than id and collection are masked, also in what templates render;\nwith show-message-contents off, only channels, steps, field names and sizes are shown.\nExits 0 when the run completed or halted on conditions, 3 on a Liquid error or trigger data\nthe schema refuses.\n\nExamples:\n  $ knock-env run comments --recipient '{\"id\":\"u1\",\"email\":\"ada@example.com\"}' --data data.json\n  $ knock-env run comments --working-tree --recipient u1 --actor u2 --message-status in_app_feed_1=seen\n  $ knock-env run welcome --env production --recipient recipient.json --json")
+    .action(run(async (workflow: string, opts: { env?: string; workingTree?: boolean; recipient: string; data?: string; actor?: string; tenant?: string; messageStatus?: string[]; showContents?: boolean; json?: boolean }) => (await import('./commands/run.js')).runRun(io, workflow, opts)));
+
   for (const kind of ['workflow', 'guide'] as const) {
     const group = program.command(kind).description(`${kind} resources (${kind}s/<key>/${kind}.yaml)`);
     group

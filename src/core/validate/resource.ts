@@ -1,5 +1,6 @@
 import { describeKey, keyProblem } from '../keys.js';
 import { RESOURCE_TYPES, resourceRef, type ResourceKind } from '../resources.js';
+import { resourceLiquidIssues } from './liquid.js';
 import { schemaIssues, SCHEMA_NAMES, type SchemaName } from './schemas.js';
 import type { ResourceValidation, SourceReader, ValidationIssue } from './types.js';
 import {
@@ -66,6 +67,7 @@ export async function validateResource({
 
   const references = new ReferenceChecker(read, ref.dir);
   issues.push(...(await references.check(parsed.data, ref.file, parsed.positions, 0)));
+  issues.push(...(await resourceLiquidIssues(parsed.data, read, ref.dir, { file: ref.file, text: loaded.text })));
 
   const result: ResourceValidation = { kind, key, issues: sortIssues(issues) };
   if (isRecord(parsed.data)) result.data = parsed.data;
