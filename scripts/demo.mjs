@@ -71,6 +71,12 @@ try {
   await ke('Promote again: the content comes back', ['promote', 'production', '--yes']);
   await ke('History of production', ['log', 'production', '-n', '8']);
   await ke('Check the chain, ownership, validity and audit trail', ['doctor']);
+
+  // Test a workflow before and after promotion: nothing is sent; production masks what it shows.
+  const recipient = JSON.stringify({ id: 'user-42', name: 'Mina Okafor', email: 'mina@example.com', phone_number: '+15550100', reminder_channel: 'sms' });
+  const data = JSON.stringify({ plant: { name: 'Fiddle-leaf fig', water_ml: 250, next_watering_at: '2026-11-23T08:00:00Z', archived: false } });
+  await ke('Run a workflow in development: full output', ['run', 'watering-reminder', '--env', 'development', '--recipient', recipient, '--data', data]);
+  await ke('The same run in production: recipient data masked, message contents hidden', ['run', 'watering-reminder', '--env', 'production', '--recipient', recipient, '--data', data]);
   await ke('Environments', ['env', 'list']);
   await step('Branches, as git sees them', 'git', ['log', '--oneline', '--graph', '--decorate', '--all']);
   await step('The working tree is clean for git', 'git', ['status', '--short', '--branch']);

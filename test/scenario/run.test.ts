@@ -388,3 +388,48 @@ describe('the run and env set commands', () => {
     expect(dev.settings).toEqual({ obfuscate_recipient_data: false, show_message_contents: true });
   });
 });
+
+describe('masking branch conditions', () => {
+  it('hides the recipient values a branch was chosen on', async () => {
+    const project = await mkdtemp(join(tmpdir(), 'knock-env-run-branch-'));
+    try {
+      await initProject(coreOptionsFor(project));
+      await mkdir(join(project, 'workflows/plan-upsell'), { recursive: true });
+      await writeFile(
+        join(project, 'workflows/plan-upsell/workflow.yaml'),
+        [
+          'name: Plan upsell',
+          'steps:',
+          '  - ref: branch_1',
+          '    type: branch',
+          '    branches:',
+          '      - name: Gold',
+          '        conditions:',
+          '          all:',
+          '            - { variable: recipient.plan, operator: equal_to, argument: vip }',
+          '        steps:',
+          '          - { ref: in_app_feed_1, type: channel, channel_key: feed, channel_type: in_app_feed, template: { markdown_body: "Thanks for staying gold" } }',
+          '      - name: Others',
+          '        steps: []',
+          '',
+        ].join('\n'),
+      );
+      await commitChanges({ ...coreOptionsFor(project), message: 'Add upsell' });
+      await promoteEnvironment({ ...coreOptionsFor(project), environment: 'production' });
+      const report = await runWorkflow({
+        fs: diskFs,
+        dir: project,
+        actor: { name: 'Ada Lovelace', email: 'ada@example.com' },
+        workflow: 'plan-upsell',
+        environment: 'production',
+        trigger: { recipient: { id: 'user_1', plan: 'vip' }, data: {} },
+      });
+      const branch = report.steps.find((s) => s.ref === 'branch_1')!;
+      expect(branch.branches!.find((b) => b.chosen)!.name).toBe('Gold');
+      const condition = branch.branches![0]!.conditions!.conditions[0] as { value?: unknown };
+      expect(condition.value).toBe('[redacted]');
+    } finally {
+      await rm(project, { recursive: true, force: true });
+    }
+  });
+});

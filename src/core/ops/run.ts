@@ -780,7 +780,7 @@ class Simulation {
     }
     if (!this.masked) return report;
     for (const step of report.steps) {
-      for (const group of [step.conditions, step.channelConditions]) if (group) this.maskConditions(group);
+      for (const group of [step.conditions, step.channelConditions, ...(step.branches ?? []).map((b) => b.conditions)]) if (group) this.maskConditions(group);
     }
     if (report.conditions) this.maskConditions(report.conditions);
     const scrubber = new Scrubber(this.recipient);

@@ -66,8 +66,8 @@ export function placeholderRecipient(recipient: Record<string, unknown>, root = 
   return out;
 }
 
-/** Shortest string value scrubbed: shorter ones (a locale "en") would blank out ordinary words. */
-const MIN_SCRUB_LENGTH = 3;
+/** Shortest string value scrubbed: shorter ones (a locale "en", a channel "sms") would blank out ordinary words. */
+const MIN_SCRUB_LENGTH = 4;
 /** Numbers are scrubbed only when long enough to identify (a phone number stored as a number). */
 const MIN_SCRUB_DIGITS = 6;
 
@@ -91,7 +91,8 @@ export class Scrubber {
     };
     for (const [key, value] of Object.entries(recipient)) if (!RECIPIENT_IDENTIFIERS.includes(key)) collect(value, 1);
     const sorted = [...values].sort((a, b) => b.length - a.length).map((v) => v.replace(/[.*+?^${}()|[\]\\]/g, '\\$&'));
-    this.pattern = sorted.length === 0 ? null : new RegExp(sorted.join('|'), 'gi');
+    // Whole words only: a name "Mina" is scrubbed from "Hi Mina," but not from "terminated".
+    this.pattern = sorted.length === 0 ? null : new RegExp(`(?<![\\p{L}\\p{N}_])(?:${sorted.join('|')})(?![\\p{L}\\p{N}_])`, 'giu');
   }
 
   text(value: string): string {
