@@ -39,7 +39,7 @@ Exit codes: 0 ok, 1 failure, 2 usage, 3 validation failed, 4 refused by rules,
     .addHelpText('after', '\nWorks in an empty folder or in a git repository that is not a knock-env project yet.\nThe person running it becomes the owner. Refuses to initialise twice.')
     .action(run(async (dir: string | undefined, opts: { json?: boolean }) => (await import('./commands/init.js')).runInit(io, dir, opts)));
 
-  const env = program.command('env').description('list and create environments');
+  const env = program.command('env').description('list, create and configure environments');
   env
     .command('list')
     .description('environments, lowest first, with their heads and settings')
