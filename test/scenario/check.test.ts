@@ -1,11 +1,8 @@
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
-import { Writable } from 'node:stream';
-import { Chalk } from 'chalk';
 import { beforeEach, describe, expect, it } from 'vitest';
 import { parseWorkflowCommand } from '../../src/cli/annotations.js';
 import { runCheck } from '../../src/cli/commands/check.js';
 import { runValidate } from '../../src/cli/commands/validate.js';
-import type { Io } from '../../src/cli/io.js';
 import { checkRange, mergeBase, resolveRevision } from '../../src/core/ops/check.js';
 import { checkoutEnvironment } from '../../src/core/ops/checkout.js';
 import { commitChanges } from '../../src/core/ops/commit.js';
@@ -15,34 +12,9 @@ import { setAccountSetting } from '../../src/core/ops/settings.js';
 import { validateResource } from '../../src/core/validate/resource.js';
 import type { ValidationIssue } from '../../src/core/validate/types.js';
 import { treeReader } from '../../src/core/worktree.js';
+import { captureIo } from '../helpers/io.js';
 import { coreOptionsFor, diskFs, git, tempDir } from '../helpers/repo.js';
 
-/** An Io that collects what a command writes. */
-function captureIo(cwd: string): Io & { stdout: () => string; stderr: () => string } {
-  const sink = () => {
-    const chunks: string[] = [];
-    const stream = new Writable({
-      write(chunk: Buffer | string, _encoding, done) {
-        chunks.push(String(chunk));
-        done();
-      },
-    });
-    return { stream, text: () => chunks.join('') };
-  };
-  const out = sink();
-  const err = sink();
-  return {
-    out: out.stream,
-    err: err.stream,
-    stdinIsTTY: false,
-    env: {},
-    cwd,
-    color: new Chalk({ level: 0 }),
-    ask: async () => false,
-    stdout: out.text,
-    stderr: err.text,
-  };
-}
 
 const WORKFLOW = 'workflows/welcome-email/workflow.yaml';
 const LEGAL = 'workflows/legal-notice/workflow.yaml';

@@ -1,9 +1,6 @@
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
-import { Writable } from 'node:stream';
-import { Chalk } from 'chalk';
 import { execa } from 'execa';
 import { describe, expect, it } from 'vitest';
-import type { Io } from '../../src/cli/io.js';
 import { runDoctor } from '../../src/cli/commands/doctor.js';
 import { commitChanges } from '../../src/core/ops/commit.js';
 import { diagnose, type DoctorFinding, type DoctorReport } from '../../src/core/ops/doctor.js';
@@ -11,6 +8,7 @@ import { createEnvironment } from '../../src/core/ops/environments.js';
 import { initProject } from '../../src/core/ops/init.js';
 import { promoteEnvironment } from '../../src/core/ops/promote.js';
 import { scaffoldResource } from '../../src/core/ops/scaffold.js';
+import { captureIo } from '../helpers/io.js';
 import { GIT_ENV, assertChain, coreOptionsFor, diskFs, git, gitCode, tempDir } from '../helpers/repo.js';
 
 const ENVS = ['development', 'staging', 'production'];
@@ -58,31 +56,6 @@ async function files(dir: string, branch: string): Promise<string[]> {
   return (await git(dir, 'ls-tree', '-r', branch)).split('\n').filter(Boolean).sort(byPath);
 }
 
-function captureIo(dir: string): Io & { stdout: () => string; stderr: () => string } {
-  const sink = () => {
-    const chunks: string[] = [];
-    const stream = new Writable({
-      write(chunk: Buffer, _encoding, done) {
-        chunks.push(chunk.toString('utf8'));
-        done();
-      },
-    });
-    return { stream, text: () => chunks.join('') };
-  };
-  const out = sink();
-  const err = sink();
-  return {
-    out: out.stream,
-    err: err.stream,
-    stdinIsTTY: false,
-    env: { ...GIT_ENV, HOME: dir },
-    cwd: dir,
-    color: new Chalk({ level: 0 }),
-    ask: async () => false,
-    stdout: out.text,
-    stderr: err.text,
-  };
-}
 
 describe('doctor on a healthy project', () => {
   it('finds nothing after init, commit, env create and promotions', async () => {
@@ -94,7 +67,7 @@ describe('doctor on a healthy project', () => {
     expect(await diagnose({ ...coreOptionsFor(dir), fix: true })).toMatchObject({ healthy: true, findings: [], repairs: [] });
     expect(await Promise.all(ENVS.map((e) => git(dir, 'rev-parse', e)))).toEqual(heads);
 
-    const io = captureIo(dir);
+    const io = captureIo(dir, { ...GIT_ENV, HOME: dir });
     expect(await runDoctor(io, {})).toBe(0);
     expect(io.stdout()).toBe('');
     expect(io.stderr()).toContain('healthy');
@@ -140,7 +113,7 @@ describe('doctor on a chain broken with plain git', () => {
     expect(report.findings[3]).toMatchObject({ commit: rogue, fixable: false });
     expect(report.findings.every((f) => f.fixed === undefined)).toBe(true);
 
-    const io = captureIo(dir);
+    const io = captureIo(dir, { ...GIT_ENV, HOME: dir });
     expect(await runDoctor(io, {})).toBe(4);
     expect(io.stdout()).toMatch(/^Chain of environments\n {2}✖ error {3}staging: production's head/);
     expect(io.stdout()).toContain('development: environments/production/variables.yaml belongs to production but development lacks it');
@@ -190,7 +163,7 @@ describe('doctor on a chain broken with plain git', () => {
     const again = await diagnose(coreOptionsFor(dir));
     expect(again.healthy).toBe(true);
     expect(summarise(again.findings)).toEqual(['audit warning untracked-commit production -']);
-    const io = captureIo(dir);
+    const io = captureIo(dir, { ...GIT_ENV, HOME: dir });
     expect(await runDoctor(io, { json: true })).toBe(0);
     expect(JSON.parse(io.stdout())).toMatchObject({ healthy: true, findings: [{ code: 'untracked-commit', commit: rogue }] });
   });
@@ -292,7 +265,7 @@ describe('doctor on an invalid head', () => {
     expect(fixed).toMatchObject({ healthy: false, fixed: 0, repairs: [] });
     expect(await git(dir, 'rev-parse', 'development')).toBe(head);
 
-    const io = captureIo(dir);
+    const io = captureIo(dir, { ...GIT_ENV, HOME: dir });
     expect(await runDoctor(io, {})).toBe(4);
     expect(io.stdout()).toContain('Validity of every head');
     expect(io.stdout()).toContain('development workflows/broken-flow/workflow.yaml:4:');
@@ -312,7 +285,7 @@ describe('doctor on the audit trail', () => {
     expect(report.findings[0]).toMatchObject({ check: 'audit', code: 'untracked-commit', severity: 'warning', environment: 'development', commit, fixable: false });
     expect(report.findings[0]!.message).toContain('Add a readme');
 
-    const io = captureIo(dir);
+    const io = captureIo(dir, { ...GIT_ENV, HOME: dir });
     expect(await runDoctor(io, {})).toBe(0);
     expect(io.stdout()).toMatch(/^Audit trail\n {2}! warning development: [0-9a-f]{7} "Add a readme"/);
     expect(io.stderr()).toContain('healthy (0 errors, 1 warning)');

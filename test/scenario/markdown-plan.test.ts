@@ -1,11 +1,8 @@
 import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
-import { Writable } from 'node:stream';
-import { Chalk } from 'chalk';
 import { execa } from 'execa';
 import { describe, expect, it } from 'vitest';
 import { runDiff } from '../../src/cli/commands/diff.js';
 import { runPromote } from '../../src/cli/commands/promote.js';
-import type { Io } from '../../src/cli/io.js';
 import { environmentDiffMarkdown, promotionMarkdown } from '../../src/cli/markdown.js';
 import { commitChanges } from '../../src/core/ops/commit.js';
 import { diffEnvironments } from '../../src/core/ops/diff.js';
@@ -15,28 +12,9 @@ import { planFileTexts } from '../../src/core/ops/plan-details.js';
 import { planPromotion, promoteEnvironment } from '../../src/core/ops/promote.js';
 import { scaffoldResource } from '../../src/core/ops/scaffold.js';
 import { openProject } from '../../src/core/project.js';
+import { captureIo } from '../helpers/io.js';
 import { GIT_ENV, coreOptionsFor, diskFs, git, tempDir } from '../helpers/repo.js';
 
-function captureIo(cwd: string): Io & { stdout: () => string } {
-  const chunks: string[] = [];
-  const out = new Writable({
-    write(chunk: Buffer | string, _encoding, done) {
-      chunks.push(String(chunk));
-      done();
-    },
-  });
-  const err = new Writable({ write: (_chunk, _encoding, done) => done() });
-  return {
-    out,
-    err,
-    stdinIsTTY: false,
-    env: { GIT_AUTHOR_NAME: 'Ada Lovelace', GIT_AUTHOR_EMAIL: 'ada@example.com' },
-    cwd,
-    color: new Chalk({ level: 0 }),
-    ask: async () => false,
-    stdout: () => chunks.join(''),
-  };
-}
 
 /** Files the Markdown names: each has a `#### ` heading. */
 function filesOf(markdown: string): string[] {
@@ -79,6 +57,8 @@ async function project(): Promise<string> {
   await promoteEnvironment({ ...coreOptionsFor(dir), environment: 'staging' });
   return dir;
 }
+
+const MARKDOWN_ENV = { GIT_AUTHOR_NAME: 'Ada Lovelace', GIT_AUTHOR_EMAIL: 'ada@example.com' };
 
 describe('plans as Markdown', () => {
   it('names exactly the files of git diff, shows diffs that rebuild the target, flags new and deleted resources', async () => {
@@ -135,19 +115,19 @@ describe('plans as Markdown', () => {
     const plan = await planPromotion(store, 'production');
     const expected = promotionMarkdown(plan, await planFileTexts(store, plan));
 
-    const promoteIo = captureIo(dir);
+    const promoteIo = captureIo(dir, MARKDOWN_ENV);
     expect(await runPromote(promoteIo, 'production', { dryRun: true, format: 'markdown' })).toBe(0);
     expect(promoteIo.stdout()).toBe(expected);
     expect(await git(dir, 'rev-parse', 'production')).toBe(plan.from.commit);
 
-    const diffIo = captureIo(dir);
+    const diffIo = captureIo(dir, MARKDOWN_ENV);
     expect(await runDiff(diffIo, 'production', 'development', { format: 'markdown' })).toBe(0);
     const diff = await diffEnvironments({ fs: diskFs, dir, from: 'production', to: 'development' });
     expect(diffIo.stdout()).toBe(environmentDiffMarkdown(diff, await planFileTexts(store, diff)));
     expect(filesOf(diffIo.stdout())).toEqual((await git(dir, 'diff', '--no-renames', '--name-only', 'production', 'development')).split('\n').sort());
     expect(diffIo.stdout()).toContain('## What `production` would take from `development`');
 
-    const same = captureIo(dir);
+    const same = captureIo(dir, MARKDOWN_ENV);
     expect(await runDiff(same, 'staging', 'development', { format: 'markdown' })).toBe(0);
     expect(same.stdout()).toContain('No differences: `staging` and `development` have the same content.');
 
@@ -155,11 +135,11 @@ describe('plans as Markdown', () => {
       [{ format: 'json' }, { json: true }],
       [{ format: 'text' }, {}],
     ] as const) {
-      const [x, y] = [captureIo(dir), captureIo(dir)];
+      const [x, y] = [captureIo(dir, MARKDOWN_ENV), captureIo(dir, MARKDOWN_ENV)];
       await runDiff(x, 'production', 'staging', a);
       await runDiff(y, 'production', 'staging', b);
       expect(x.stdout()).toBe(y.stdout());
-      const [p, q] = [captureIo(dir), captureIo(dir)];
+      const [p, q] = [captureIo(dir, MARKDOWN_ENV), captureIo(dir, MARKDOWN_ENV)];
       await runPromote(p, 'production', { dryRun: true, ...a });
       await runPromote(q, 'production', { dryRun: true, ...b });
       expect(p.stdout()).toBe(q.stdout());

@@ -1,12 +1,9 @@
 import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { dirname, join, relative } from 'node:path';
-import { Writable } from 'node:stream';
-import { Chalk } from 'chalk';
+import { dirname, join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runEnvSet } from '../../src/cli/commands/env-set.js';
 import { runRun } from '../../src/cli/commands/run.js';
-import type { Io } from '../../src/cli/io.js';
 import { knockResourceToFiles } from '../../src/core/knock-format/import.js';
 import { commitChanges } from '../../src/core/ops/commit.js';
 import { createEnvironment } from '../../src/core/ops/environments.js';
@@ -16,20 +13,8 @@ import { runWorkflow, type RunReport } from '../../src/core/ops/run.js';
 import { resourceLiquidIssues } from '../../src/core/validate/liquid.js';
 import { parseYaml } from '../../src/core/validate/yaml.js';
 import { workingTreeReader } from '../../src/core/worktree.js';
-import { GIT_ENV, KNOCK_TEMPLATES, assertChain, coreOptionsFor, diskFs, git } from '../helpers/repo.js';
-
-async function filesUnder(dir: string): Promise<Map<string, Uint8Array>> {
-  const out = new Map<string, Uint8Array>();
-  const walk = async (current: string): Promise<void> => {
-    for (const entry of await readdir(current, { withFileTypes: true })) {
-      const path = join(current, entry.name);
-      if (entry.isDirectory()) await walk(path);
-      else out.set(relative(dir, path), await readFile(path));
-    }
-  };
-  await walk(dir);
-  return out;
-}
+import { captureIo } from '../helpers/io.js';
+import { GIT_ENV, KNOCK_TEMPLATES, assertChain, coreOptionsFor, diskFs, filesUnder, git } from '../helpers/repo.js';
 
 const NOW = '2026-02-03T10:00:00.000Z';
 const ADA = { id: 'user_ada', email: 'ada@lovelace.example', name: 'Ada Lovelace', phone_number: '+15550100' };
@@ -284,17 +269,11 @@ describe('knock-env run on the Knock template library', () => {
   });
 });
 
-function fakeIo(cwd: string): { io: Io; out: () => string; err: () => string } {
-  const buffers = { out: '', err: '' };
-  const stream = (name: 'out' | 'err') =>
-    new Writable({
-      write(chunk, _encoding, callback) {
-        buffers[name] += String(chunk);
-        callback();
-      },
-    });
-  const io: Io = { out: stream('out'), err: stream('err'), stdinIsTTY: false, env: { ...GIT_ENV, KNOCK_ENV_NOW: NOW }, cwd, color: new Chalk({ level: 0 }), ask: async () => false };
-  return { io, out: () => buffers.out, err: () => buffers.err };
+
+/** A captured Io in the shape these tests use: the Io, and what it printed. */
+function fakeIo(cwd: string) {
+  const io = captureIo(cwd, { ...GIT_ENV, KNOCK_ENV_NOW: NOW });
+  return { io, out: io.stdout, err: io.stderr };
 }
 
 describe('the run and env set commands', () => {
