@@ -2,18 +2,18 @@ import type { CoreOptions } from '../context.js';
 import { isKnockEnvError, KnockEnvError } from '../errors.js';
 import { formatMessage, isAncestor, parseTrailers, readCommit, subjectOf, writeCommit, type Signature } from '../git/commit.js';
 import { readIfExists } from '../git/fs.js';
-import { hashObject, readObject, type GitStore } from '../git/objects.js';
+import { hashObject, type GitStore } from '../git/objects.js';
 import { currentBranch, readRef, updateRef } from '../git/refs.js';
 import { applyChanges, diffTrees, entryAt, isTreeMode, readTree, type FileChange, type TreeDifference } from '../git/tree.js';
 import { keyProblem } from '../keys.js';
+import { ACCOUNT, OwnershipJudge } from '../ownership.js';
 import { authenticate, authorize, authorizeRead } from '../access.js';
 import { branchRef, environmentSlugs, HIGHEST_ENVIRONMENT, loadConfig, openProject, type Project } from '../project.js';
-import { CONFIG_FILE, ENVIRONMENTS_DIR, RESOURCE_KINDS, RESOURCE_TYPES, resourceOfPath } from '../resources.js';
+import { CONFIG_FILE, RESOURCE_KINDS, RESOURCE_TYPES } from '../resources.js';
 import { validateResource } from '../validate/resource.js';
 import type { ValidationIssue } from '../validate/types.js';
 import { ValidationCache } from '../validation-cache.js';
 import { treeReader } from '../worktree.js';
-import { originOf } from './analyse.js';
 import { readAuditTrail, type AuditEvent } from './audit.js';
 import { followCheckedOutBranch } from './commit.js';
 import { commitsBetween } from './plan.js';
@@ -211,64 +211,29 @@ interface PathOwner {
   conflict?: { upper: string; lower: string };
 }
 
-const ACCOUNT = 'account';
-
 /**
- * Judges who owns the paths that differ between an upper and a lower tree.
- * A resource belongs to its origin_environment as committed in whichever tree
- * has it; when both have it and disagree, the pair is in conflict and neither
- * claim is acted on.
+ * Who owns a path that differs between an upper and a lower tree. When both
+ * trees hold a resource and disagree on its origin, the pair is in conflict
+ * and neither claim is acted on.
  */
 class PairOwnership {
-  private readonly origins = new Map<string, Promise<{ upper: string | undefined; lower: string | undefined }>>();
+  private readonly judge: OwnershipJudge;
 
-  constructor(
-    private readonly store: GitStore,
-    private readonly slugs: string[],
-    private readonly upperTree: string,
-    private readonly lowerTree: string,
-  ) {}
-
-  private normalise(origin: string | null): string {
-    return origin !== null && this.slugs.includes(origin) ? origin : this.slugs[0]!;
-  }
-
-  private async originIn(tree: string, dir: string, file: string): Promise<string | undefined> {
-    const folder = await entryAt(this.store, tree, dir);
-    if (folder === null || !isTreeMode(folder.mode)) return undefined;
-    const main = await entryAt(this.store, tree, file);
-    if (main === null || isTreeMode(main.mode)) return this.normalise(null);
-    return this.normalise(originOf((await readObject(this.store, main.oid)).content));
-  }
-
-  private origin(dir: string, file: string) {
-    let found = this.origins.get(dir);
-    if (!found) {
-      found = (async () => ({ upper: await this.originIn(this.upperTree, dir, file), lower: await this.originIn(this.lowerTree, dir, file) }))();
-      this.origins.set(dir, found);
-    }
-    return found;
+  constructor(store: GitStore, slugs: string[], upperTree: string, lowerTree: string) {
+    this.judge = new OwnershipJudge(store, slugs, [upperTree, lowerTree]);
   }
 
   rank(owner: string): number {
-    return owner === ACCOUNT ? this.slugs.length - 1 : Math.max(0, this.slugs.indexOf(owner));
+    return this.judge.rank(owner);
   }
 
   async ownerOf(path: string): Promise<PathOwner> {
-    const lowest = this.slugs[0]!;
-    if (path === CONFIG_FILE) return { owner: ACCOUNT, rank: this.rank(ACCOUNT) };
-    const resource = resourceOfPath(path);
-    if (resource && path.split('/').length >= 3) {
-      const { upper, lower } = await this.origin(resource.dir, resource.file);
-      const owner = upper ?? lower ?? lowest;
-      const conflict = upper !== undefined && lower !== undefined && upper !== lower ? { upper, lower } : undefined;
-      return { owner, rank: this.rank(owner), resourceDir: resource.dir, ...(conflict ? { conflict } : {}) };
-    }
-    const parts = path.split('/');
-    if (parts[0] === ENVIRONMENTS_DIR && parts.length >= 3 && this.slugs.includes(parts[1]!)) {
-      return { owner: parts[1]!, rank: this.rank(parts[1]!) };
-    }
-    return { owner: lowest, rank: 0 };
+    const owner = await this.judge.ownerOf(path);
+    const claims = await this.judge.claims(path);
+    if (!claims) return { owner, rank: this.rank(owner) };
+    const [upper, lower] = claims.origins;
+    const conflict = upper !== undefined && lower !== undefined && upper !== lower ? { upper, lower } : undefined;
+    return { owner, rank: this.rank(owner), resourceDir: claims.dir, ...(conflict ? { conflict } : {}) };
   }
 }
 

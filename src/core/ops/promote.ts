@@ -4,6 +4,7 @@ import { KnockEnvError } from '../errors.js';
 import { isAncestor, readCommit } from '../git/commit.js';
 import { currentBranch, readRef, updateRef } from '../git/refs.js';
 import { branchRef, environmentSlugs, headOf, loadConfig, openProject, requireEnvironment, type Project } from '../project.js';
+import type { KnockEnvConfig } from '../validate/config.js';
 import type { ValidationIssue } from '../validate/types.js';
 import { appendAuditEvent } from './audit.js';
 import { followCheckedOutBranch } from './commit.js';
@@ -61,8 +62,8 @@ export async function resolveCommitish(project: Project, value: string, candidat
   });
 }
 
-export async function planPromotion(project: Project, environment: string, to?: string): Promise<PromotionPlan> {
-  const config = await loadConfig(project);
+export async function planPromotion(project: Project, environment: string, to?: string, loaded?: KnockEnvConfig): Promise<PromotionPlan> {
+  const config = loaded ?? (await loadConfig(project));
   const position = requireEnvironment(config, environment);
   const slugs = environmentSlugs(config);
   if (position === 0) {
@@ -111,7 +112,7 @@ export async function promoteEnvironment(options: PromoteOptions): Promise<Promo
   const config = await loadConfig(project);
   requireEnvironment(config, options.environment);
   authorize(config, authenticate(config, options.actor, options.apiKey), 'promote', options.environment, `promote into ${options.environment}`);
-  const plan = await planPromotion(project, options.environment, options.to);
+  const plan = await planPromotion(project, options.environment, options.to, config);
   if (plan.issues.length > 0) {
     throw new KnockEnvError('VALIDATION_FAILED', `${plan.issues.length} problem${plan.issues.length === 1 ? '' : 's'} in what would be promoted to ${plan.environment}; nothing was promoted.`, {
       hint: `Fix them in ${plan.source} and commit, then promote again.`,

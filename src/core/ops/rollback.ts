@@ -6,6 +6,7 @@ import { currentBranch, updateRef } from '../git/refs.js';
 import { applyChanges, diffTrees, type FileChange } from '../git/tree.js';
 import { OwnershipJudge } from '../ownership.js';
 import { branchRef, environmentSlugs, headOf, loadConfig, openProject, requireEnvironment, type Project } from '../project.js';
+import type { KnockEnvConfig } from '../validate/config.js';
 import type { ValidationIssue } from '../validate/types.js';
 import { appendAuditEvent, readAuditTrail } from './audit.js';
 import { followCheckedOutBranch } from './commit.js';
@@ -70,8 +71,8 @@ async function chooseTarget(project: Project, environment: string, head: string,
  * environment (promoted content) taken from the earlier state, and every path
  * it or an environment above it owns kept as it is now.
  */
-export async function planRollback(project: Project, environment: string, to?: string): Promise<RollbackPlan> {
-  const config = await loadConfig(project);
+export async function planRollback(project: Project, environment: string, to?: string, loaded?: KnockEnvConfig): Promise<RollbackPlan> {
+  const config = loaded ?? (await loadConfig(project));
   const position = requireEnvironment(config, environment);
   const slugs = environmentSlugs(config);
   const head = await headOf(project, environment);
@@ -102,7 +103,7 @@ export async function rollbackEnvironment(options: RollbackOptions): Promise<Rol
   const config = await loadConfig(project);
   requireEnvironment(config, options.environment);
   authorize(config, authenticate(config, options.actor, options.apiKey), 'promote', options.environment, `roll back ${options.environment}`);
-  const plan = await planRollback(project, options.environment, options.to);
+  const plan = await planRollback(project, options.environment, options.to, config);
   if (plan.issues.length > 0) {
     throw new KnockEnvError('VALIDATION_FAILED', `The state to roll back to has ${plan.issues.length} invalid resource file${plan.issues.length === 1 ? '' : 's'}; nothing changed.`, {
       hint: 'Roll back to another state (--to), or fix forward in development and promote.',
