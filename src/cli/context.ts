@@ -71,39 +71,35 @@ export function apiKeyOf(io: Io): string | undefined {
 
 /** Identity and key for commands that only read: no git identity is needed to read. */
 export function readerOptions(io: Io, dir: string): { fs: typeof fs; dir: string; actor?: Identity; apiKey?: string } {
-  let actor: Identity | undefined;
-  try {
-    actor = resolveActor(io, findGitdirSync(dir));
-  } catch {
-    actor = undefined;
-  }
+  const actor = identityIfAny(io, findGitdirSync(dir));
   const apiKey = apiKeyOf(io);
   return { fs, dir, ...(actor ? { actor } : {}), ...(apiKey ? { apiKey } : {}) };
+}
+
+/** The git identity, or undefined when none is configured. */
+function identityIfAny(io: Io, gitdir?: string): Identity | undefined {
+  try {
+    return resolveActor(io, gitdir);
+  } catch {
+    return undefined;
+  }
 }
 
 export function coreOptions(io: Io, dir: string, gitdir?: string): CoreOptions {
   const fixed = io.env.KNOCK_ENV_NOW;
   const apiKey = apiKeyOf(io);
+  const where = gitdir ?? findGitdirSync(dir);
   return {
     fs,
     dir,
     ...(apiKey ? { apiKey } : {}),
     // A command acting with an API key needs no git identity; its commits are authored by the key.
-    actor: apiKey && !hasIdentity(io, gitdir ?? findGitdirSync(dir)) ? { name: 'knock-env API key', email: 'api-key@knock-env.invalid' } : resolveActor(io, gitdir ?? findGitdirSync(dir)),
+    actor: apiKey ? (identityIfAny(io, where) ?? { name: 'knock-env API key', email: 'api-key@knock-env.invalid' }) : resolveActor(io, where),
     ...(fixed ? { now: () => new Date(fixed) } : {}),
     pid: process.pid,
     isAlive,
     ...(io.env.KNOCK_ENV_LOCK_TIMEOUT_MS ? { lockTimeoutMs: Number(io.env.KNOCK_ENV_LOCK_TIMEOUT_MS) } : {}),
   };
-}
-
-function hasIdentity(io: Io, gitdir?: string): boolean {
-  try {
-    resolveActor(io, gitdir);
-    return true;
-  } catch {
-    return false;
-  }
 }
 
 function findGitdirSync(dir: string): string | undefined {

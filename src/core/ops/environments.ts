@@ -13,6 +13,7 @@ import { mergeDown } from './mergeDown.js';
 import { assertValidKey } from '../keys.js';
 import { branchRef, environmentSlugs, headOf, HIGHEST_ENVIRONMENT, loadConfig, openProject, RESERVED_SLUGS } from '../project.js';
 import { commitAccountChange } from './account.js';
+import { environmentSettingsOf } from './environment-settings.js';
 import type { BranchMove } from './mergeDown.js';
 import { signatureOf, TRAILER, withRepositoryLock } from './shared.js';
 
@@ -40,10 +41,7 @@ export async function listEnvironments(options: Pick<CoreOptions, 'fs' | 'dir'> 
       position,
       head: await headOf(project, env.slug),
       checkedOut: branch === env.slug,
-      settings: {
-        obfuscate_recipient_data: env.settings?.obfuscate_recipient_data ?? env.slug === HIGHEST_ENVIRONMENT,
-        show_message_contents: env.settings?.show_message_contents ?? env.slug !== HIGHEST_ENVIRONMENT,
-      },
+      settings: environmentSettingsOf(config, env.slug),
     });
   }
   return out;
