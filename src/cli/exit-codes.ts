@@ -26,11 +26,14 @@ export function exitCodeFor(code: ErrorCode): number {
     case 'CONFIRMATION_REQUIRED':
     case 'DIRTY_WORKING_TREE':
     case 'ALREADY_INITIALISED':
+    case 'AUTH_FAILED':
+    case 'REMOTE_REJECTED':
       return EXIT.refused;
     case 'NOT_FAST_FORWARD':
       return EXIT.notFastForward;
     case 'CONCURRENT_UPDATE':
     case 'LOCKED':
+    case 'PUSH_INCOMPLETE':
       return EXIT.concurrentUpdate;
     default:
       return EXIT.failure;

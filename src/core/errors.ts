@@ -21,7 +21,15 @@ export type ErrorCode =
   | 'NOT_FOUND'
   | 'UNSUPPORTED_REPOSITORY'
   | 'MISSING_IDENTITY'
-  | 'DIRTY_WORKING_TREE';
+  | 'DIRTY_WORKING_TREE'
+  /** The remote refused the credentials (HTTP 401/403). */
+  | 'AUTH_FAILED'
+  /** The remote could not be reached or answered with an error. */
+  | 'REMOTE_ERROR'
+  /** The remote's rules (its pre-receive hook) refused the update. */
+  | 'REMOTE_REJECTED'
+  /** A push moved some branches on the remote but not all; the next command completes it. */
+  | 'PUSH_INCOMPLETE';
 
 export interface ErrorDetails {
   hint?: string;
