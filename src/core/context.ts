@@ -1,5 +1,7 @@
 import type { FileSystem } from './git/fs.js';
 import type { Identity } from './git/commit.js';
+import type { RefTransaction } from './git/transaction.js';
+import type { RemoteAccess } from './remote/transport.js';
 
 /**
  * What every core operation receives from its caller. The core reads no
@@ -21,6 +23,10 @@ export interface CoreOptions {
   isAlive?: (pid: number) => boolean;
   /** How long to wait for another command holding the repository lock. */
   lockTimeoutMs?: number;
+  /** The remote operations act against (fetch, check, compare-and-swap push); absent: local only. */
+  remote?: RemoteAccess;
+  /** Set while an operation runs inside `withRemote`: ref moves are held back until pushed (the lock is held). */
+  transaction?: RefTransaction;
 }
 
 export function timestampOf(date: Date): { timestamp: number; timezoneOffset: number } {

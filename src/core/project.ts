@@ -5,6 +5,7 @@ import { readIfExists } from './git/fs.js';
 import { readCommit } from './git/commit.js';
 import { readObject, type GitStore } from './git/objects.js';
 import { currentBranch, readRef } from './git/refs.js';
+import { attachTransaction } from './git/transaction.js';
 import { entryAt } from './git/tree.js';
 import { CONFIG_FILE } from './resources.js';
 import { validateConfigText, type KnockEnvConfig } from './validate/config.js';
@@ -44,7 +45,7 @@ export async function findGitdir(options: Pick<CoreOptions, 'fs' | 'dir'>): Prom
   }
 }
 
-export async function openProject(options: Pick<CoreOptions, 'fs' | 'dir'>): Promise<Project> {
+export async function openProject(options: Pick<CoreOptions, 'fs' | 'dir' | 'transaction'>): Promise<Project> {
   const found = await findGitdir(options);
   if (found === null) {
     throw new KnockEnvError('NOT_A_PROJECT', `${options.dir} is not inside a git repository.`, {
@@ -52,6 +53,7 @@ export async function openProject(options: Pick<CoreOptions, 'fs' | 'dir'>): Pro
     });
   }
   const project: Project = { fs: options.fs, dir: found.dir, gitdir: found.gitdir, cache: {} };
+  if (options.transaction) attachTransaction(project, options.transaction);
   if ((await readRef(project, branchRef(HIGHEST_ENVIRONMENT))) === null) {
     throw new KnockEnvError('NOT_A_PROJECT', `${found.dir} is a git repository but not a knock-env project (no ${HIGHEST_ENVIRONMENT} branch).`, {
       hint: 'Run `knock-env init` in it to make it one.',

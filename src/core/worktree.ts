@@ -343,16 +343,11 @@ export async function refreshIndex(project: Project, index: GitIndex, updates: M
  * Brings the working tree from one committed tree to another (after the
  * checked-out branch moved), refusing if a file to be replaced has local edits.
  */
-export async function updateWorkingTree(
-  project: Project,
-  index: GitIndex,
-  differences: TreeDifference[],
-): Promise<void> {
-  const { promises: fsp } = project.fs;
+/** Refuses, before anything changes, when moving the working tree across `differences` would overwrite local edits. */
+export async function assertNotOverwritten(project: Project, differences: TreeDifference[]): Promise<void> {
   const dirty: string[] = [];
   for (const d of differences) {
-    const abs = `${project.dir}/${d.path}`;
-    const current = await readIfExists(project.fs, abs);
+    const current = await readIfExists(project.fs, `${project.dir}/${d.path}`);
     const currentOid = current === null ? undefined : hashObject('blob', current);
     if (currentOid !== d.oldOid && currentOid !== d.newOid) dirty.push(d.path);
   }
@@ -362,6 +357,15 @@ export async function updateWorkingTree(
       data: { paths: dirty },
     });
   }
+}
+
+export async function updateWorkingTree(
+  project: Project,
+  index: GitIndex,
+  differences: TreeDifference[],
+): Promise<void> {
+  const { promises: fsp } = project.fs;
+  await assertNotOverwritten(project, differences);
   const updates = new Map<string, string | null>();
   for (const d of differences) {
     const abs = `${project.dir}/${d.path}`;

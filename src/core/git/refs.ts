@@ -2,11 +2,14 @@ import { hostname } from 'node:os';
 import { KnockEnvError } from '../errors.js';
 import { errnoCode, readIfExists, type FileSystem } from './fs.js';
 import type { GitStore } from './objects.js';
+import { transactionOf } from './transaction.js';
 
 const OID = /^[0-9a-f]{40}$/;
 
 /** The commit a ref points at, or null when the ref does not exist. Loose first, then packed-refs. */
 export async function readRef(store: GitStore, ref: string): Promise<string | null> {
+  const staged = transactionOf(store)?.valueOf(ref);
+  if (staged !== undefined) return staged;
   const loose = await readIfExists(store.fs, `${store.gitdir}/${ref}`);
   if (loose !== null) {
     const text = loose.toString('utf8').trim();
@@ -63,6 +66,13 @@ export interface RefUpdate {
  * value, write and sync the new value, rename it into place.
  */
 export async function updateRef(store: GitStore, update: RefUpdate): Promise<void> {
+  const transaction = transactionOf(store);
+  if (transaction) {
+    const current = await readRef(store, update.ref);
+    if (current !== update.oldOid) throw movedError(update, current);
+    transaction.stage({ ref: update.ref, old: current, new: update.newOid, reflogMessage: update.reflogMessage, committer: update.committer });
+    return;
+  }
   const { fs, gitdir } = store;
   const path = `${gitdir}/${update.ref}`;
   const lockPath = `${path}.lock`;
@@ -82,13 +92,7 @@ export async function updateRef(store: GitStore, update: RefUpdate): Promise<voi
   let renamed = false;
   try {
     const current = await readRef(store, update.ref);
-    if (current !== update.oldOid) {
-      throw new KnockEnvError(
-        'CONCURRENT_UPDATE',
-        `${update.ref} moved while this command ran (expected ${update.oldOid ?? 'nothing'}, found ${current ?? 'nothing'}).`,
-        { hint: 'Nothing was changed. Run the command again: it will start from the new state.', data: { ref: update.ref, expected: update.oldOid, found: current } },
-      );
-    }
+    if (current !== update.oldOid) throw movedError(update, current);
     await handle.writeFile(`${update.newOid}\n`);
     await handle.sync();
     await handle.close();
@@ -100,6 +104,13 @@ export async function updateRef(store: GitStore, update: RefUpdate): Promise<voi
     if (!renamed) await fs.promises.unlink(lockPath).catch(() => undefined);
   }
   await appendReflog(store, update).catch(() => undefined);
+}
+
+function movedError(update: RefUpdate, current: string | null): KnockEnvError {
+  return new KnockEnvError('CONCURRENT_UPDATE', `${update.ref} moved while this command ran (expected ${update.oldOid ?? 'nothing'}, found ${current ?? 'nothing'}).`, {
+    hint: 'Nothing was changed. Run the command again: it will start from the new state.',
+    data: { ref: update.ref, expected: update.oldOid, found: current },
+  });
 }
 
 async function appendReflog(store: GitStore, update: RefUpdate): Promise<void> {

@@ -10,10 +10,12 @@ import { applyChanges, diffTrees, entryAt, readTree, type FileChange } from '../
 import { branchRef, headOf, LOWEST_ENVIRONMENT, openProject, type Project } from '../project.js';
 import { RESOURCE_TYPES, resourceId, type ResourceKind } from '../resources.js';
 import type { ValidationIssue } from '../validate/types.js';
-import { indexStamp, refreshIndex, updateWorkingTree, writeIndexStamp } from '../worktree.js';
+import { transactionOf } from '../git/transaction.js';
+import { assertNotOverwritten, indexStamp, refreshIndex, updateWorkingTree, writeIndexStamp } from '../worktree.js';
 import { analyseWorkingTree, type ResourceChange, type WorkingTreeAnalysis } from './analyse.js';
 import { mergeDown, type BranchMove } from './mergeDown.js';
 import { TRAILER, signatureOf, withRepositoryLock } from './shared.js';
+import { withRemote } from '../remote/sync.js';
 
 export interface CommitOptions extends CoreOptions {
   message: string;
@@ -123,6 +125,7 @@ export function collectIssues(analysis: WorkingTreeAnalysis): ValidationIssue[] 
  * compare-and-swap; a commit above the lowest environment is merged down.
  */
 export async function commitChanges(options: CommitOptions): Promise<CommitResult> {
+  if (options.remote && !options.transaction) return withRemote(options, commitChanges);
   if (options.message.trim() === '') {
     throw new KnockEnvError('USAGE', 'The commit message is empty.', { hint: 'Pass one with -m "..."' });
   }
@@ -197,8 +200,11 @@ async function writeCommitFromAnalysis(analysis: WorkingTreeAnalysis, options: C
       let content = change.file?.content ?? ((await project.fs.promises.readFile(`${project.dir}/${change.path}`)) as Buffer);
       const mainFile = `${RESOURCE_TYPES[resource.kind].dir}/${resource.key}/${RESOURCE_TYPES[resource.kind].file}`;
       if (resource.status === 'added' && change.path === mainFile && resource.workingOrigin === null) {
+        const original = content;
+        const abs = `${project.dir}/${change.path}`;
         content = Buffer.from(withOriginEnvironment(content.toString('utf8'), env), 'utf8');
-        await project.fs.promises.writeFile(`${project.dir}/${change.path}`, content);
+        await project.fs.promises.writeFile(abs, content);
+        transactionOf(project)?.onAbort(() => project.fs.promises.writeFile(abs, original));
       }
       const oid = await writeObject(project, 'blob', content);
       changes.set(change.path, { oid, mode: change.mode ?? '100644' });
@@ -231,8 +237,13 @@ async function writeCommitFromAnalysis(analysis: WorkingTreeAnalysis, options: C
   // every entry that was re-hashed makes the index equal too, which the stamp then records.
   const full = !options.paths || options.paths.length === 0;
   if (full) for (const file of analysis.files.values()) if (file.content && !indexUpdates.has(file.path)) indexUpdates.set(file.path, file.oid);
-  const written = await refreshIndex(project, analysis.index, indexUpdates);
-  await writeIndexStamp(project, full ? indexStamp(written, env, commit) : null);
+  const updateIndex = async () => {
+    const written = await refreshIndex(project, analysis.index, indexUpdates);
+    await writeIndexStamp(project, full ? indexStamp(written, env, commit) : null);
+  };
+  const transaction = transactionOf(project);
+  if (transaction) transaction.defer(updateIndex);
+  else await updateIndex();
   // The committed folders were validated (origin_environment aside, which the schema allows): remember them.
   for (const r of analysis.resources) {
     if (r.status === 'deleted') continue;
@@ -253,10 +264,20 @@ async function writeCommitFromAnalysis(analysis: WorkingTreeAnalysis, options: C
   };
 }
 
-/** After a checked-out branch moved from `from` to `to`, bring the working tree and index along. */
+/**
+ * After a checked-out branch moved from `from` to `to`, bring the working tree
+ * and index along. Inside a transaction, local edits that would be overwritten
+ * refuse the command now, and the files change once the move is published.
+ */
 export async function followCheckedOutBranch(project: Project, from: string, to: string): Promise<void> {
   const [a, b] = [await readCommit(project, from), await readCommit(project, to)];
   const differences = await diffTrees(project, a.tree, b.tree);
   if (differences.length === 0) return;
+  const transaction = transactionOf(project);
+  if (transaction) {
+    await assertNotOverwritten(project, differences);
+    transaction.defer(async () => updateWorkingTree(project, await readIndex(project.fs, project.gitdir), differences));
+    return;
+  }
   await updateWorkingTree(project, await readIndex(project.fs, project.gitdir), differences);
 }

@@ -18,6 +18,7 @@ import { readAuditTrail, type AuditEvent } from './audit.js';
 import { followCheckedOutBranch } from './commit.js';
 import { commitsBetween } from './plan.js';
 import { TRAILER, shortOid, signatureOf, withRepositoryLock } from './shared.js';
+import { pendingPush, withRemote, type PlannedPush } from '../remote/sync.js';
 
 export type DoctorCheck = 'chain' | 'ownership' | 'schema' | 'audit';
 
@@ -43,7 +44,9 @@ export type FindingCode =
   /** A promotion's target is no longer in the environment's history, and no rollback says why. */
   | 'audit-unexplained-move'
   /** A commit on an environment branch carries no Knock-Env-Operation trailer. */
-  | 'untracked-commit';
+  | 'untracked-commit'
+  /** A push to the remote stopped between two branches; the remote's chain holds but the change is half published. */
+  | 'push-incomplete';
 
 export interface DoctorFinding {
   check: DoctorCheck;
@@ -115,6 +118,16 @@ const OID = /^[0-9a-f]{40}$/;
  * reports which findings they resolved.
  */
 export async function diagnose(options: DoctorOptions): Promise<DoctorReport> {
+  if (options.fix && options.remote && !options.transaction) {
+    // Against a remote, --fix first completes an interrupted push, then repairs from the remote's state and pushes the repairs.
+    const pending = await pendingPush(await openProject(options));
+    const report = await withRemote(options, diagnose);
+    if (pending) {
+      report.findings.unshift({ ...pushIncomplete(pending), fixed: true });
+      report.fixed += 1;
+    }
+    return report;
+  }
   const project = await openProject(options);
   // Doctor reads every environment, and with --fix writes where repairs are needed.
   const config = await loadConfig(project);
@@ -179,7 +192,20 @@ async function examine(project: Project): Promise<Examination> {
     ...(await checkSchemas(project, snapshot)),
     ...(await checkAudit(project, snapshot)),
   ];
+  const pending = await pendingPush(project);
+  if (pending) findings.unshift(pushIncomplete(pending));
   return { snapshot, findings };
+}
+
+function pushIncomplete(moves: PlannedPush[]): DoctorFinding {
+  return {
+    check: 'chain',
+    code: 'push-incomplete',
+    severity: 'error',
+    message: `A push to the remote stopped midway (${moves.map((m) => `${m.branch} → ${shortOid(m.new)}`).join(', ')}); the remote has part of it.`,
+    hint: 'Run `knock-env doctor --fix` or `knock-env push` with the remote reachable to complete it.',
+    fixable: true,
+  };
 }
 
 function configFindings(error: KnockEnvError): DoctorFinding[] {

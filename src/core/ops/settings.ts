@@ -4,6 +4,7 @@ import { KnockEnvError } from '../errors.js';
 import { loadConfig, openProject } from '../project.js';
 import { commitAccountChange, type AccountChange } from './account.js';
 import { withRepositoryLock } from './shared.js';
+import { withRemote } from '../remote/sync.js';
 
 /** Account settings people can set, by their command-line name. */
 export const ACCOUNT_SETTINGS = {
@@ -33,6 +34,7 @@ export async function readAccountSettings(options: Pick<CoreOptions, 'fs' | 'dir
  * editable only where they were created (once it is on again).
  */
 export async function setAccountSetting(options: CoreOptions & { name: string; value: boolean }): Promise<AccountChange & { changed: boolean }> {
+  if (options.remote && !options.transaction) return withRemote(options, setAccountSetting);
   const setting = ACCOUNT_SETTINGS[options.name as AccountSettingName];
   if (!setting) {
     throw new KnockEnvError('USAGE', `There is no account setting "${options.name}".`, {

@@ -10,6 +10,8 @@ export function signatureOf(options: CoreOptions): Signature {
 
 /** Runs `work` holding the repository lock; the lock is released however `work` ends. */
 export async function withRepositoryLock<T>(project: Project, options: CoreOptions, work: () => Promise<T>): Promise<T> {
+  // Inside `withRemote` the lock is already held for the whole operation.
+  if (options.transaction) return work();
   const lock = await acquireRepositoryLock(project.fs, project.gitdir, {
     pid: options.pid ?? 0,
     ...(options.isAlive ? { isAlive: options.isAlive } : {}),

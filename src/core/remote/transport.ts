@@ -1,0 +1,274 @@
+import { KnockEnvError } from '../errors.js';
+import type { GitStore } from '../git/objects.js';
+import { readRef } from '../git/refs.js';
+
+export interface RemoteCredentials {
+  username: string;
+  password: string;
+}
+
+/**
+ * A remote as the caller hands it to the core: its name and URL, the HTTP
+ * client, and where credentials come from. The core never stores
+ * credentials; it asks `credentials` once per command and reports the
+ * outcome so a credential helper can remember or forget them.
+ */
+export interface RemoteAccess {
+  /** The remote's name in .git/config (remote-tracking refs live under refs/remotes/<name>/). */
+  name: string;
+  url: string;
+  /** An isomorphic-git HTTP client; default isomorphic-git/http/node. */
+  http?: unknown;
+  credentials?: (url: string) => Promise<RemoteCredentials | undefined>;
+  /** The server accepted (true) or refused (false) the credentials `credentials` gave. */
+  credentialsVerdict?: (url: string, credentials: RemoteCredentials, accepted: boolean) => Promise<void>;
+  /** Lines the server sends while it works (its hooks' messages among them). */
+  onMessage?: (line: string) => void;
+}
+
+export const ZERO_OID = '0'.repeat(40);
+
+interface HttpRequest {
+  url: string;
+  method?: string;
+}
+interface HttpResponse {
+  statusCode: number;
+  headers?: Record<string, string>;
+  body?: AsyncIterable<Uint8Array>;
+}
+interface HttpClient {
+  request(request: HttpRequest): Promise<HttpResponse>;
+}
+
+/**
+ * isomorphic-git's fetch needs the remote's HEAD, and a bare repository whose
+ * HEAD names a branch that does not exist (git's default "master" beside
+ * environment branches) advertises none: it then fails after writing the
+ * remote-tracking refs but before storing the objects. The upload-pack
+ * advertisement is given a `symref=HEAD:refs/heads/development` capability
+ * in that case, which changes nothing else of the exchange.
+ */
+async function withHeadAdvertised(request: HttpRequest, response: HttpResponse): Promise<HttpResponse> {
+  if (response.statusCode !== 200 || !response.body || !/\/info\/refs\?service=git-upload-pack/.test(request.url)) return response;
+  const chunks: Buffer[] = [];
+  for await (const chunk of response.body) chunks.push(Buffer.from(chunk));
+  const body = Buffer.concat(chunks);
+  const packets: Buffer[] = [];
+  for (let at = 0; at + 4 <= body.length; ) {
+    const length = parseInt(body.subarray(at, at + 4).toString('latin1'), 16);
+    if (Number.isNaN(length)) return { ...response, body: once(body) };
+    packets.push(body.subarray(at, at + Math.max(length, 4)));
+    at += Math.max(length, 4);
+  }
+  const refLine = packets.findIndex((p) => p.length > 4 && p.includes(0));
+  const first = refLine < 0 ? '' : packets[refLine]!.subarray(4).toString('latin1');
+  const hasHead = / HEAD\0/.test(first) || /symref=HEAD:/.test(first);
+  const hasDevelopment = packets.some((p) => p.subarray(4).toString('latin1').replace(/\0.*$/s, '').trim().endsWith(' refs/heads/development'));
+  if (refLine < 0 || hasHead || !hasDevelopment) return { ...response, body: once(body) };
+  const patched = first.replace(/\n$/, '') + ' symref=HEAD:refs/heads/development\n';
+  packets[refLine] = Buffer.concat([Buffer.from((patched.length + 4).toString(16).padStart(4, '0')), Buffer.from(patched, 'latin1')]);
+  return { ...response, body: once(Buffer.concat(packets)) };
+}
+
+async function* once(buffer: Buffer): AsyncGenerator<Uint8Array> {
+  yield buffer;
+}
+
+/** Writes a ref knock-env alone uses (refs/knock-env/...), outside any transaction. */
+async function writeLooseRef(store: GitStore, ref: string, oid: string): Promise<void> {
+  const path = `${store.gitdir}/${ref}`;
+  await store.fs.promises.mkdir(path.slice(0, path.lastIndexOf('/')), { recursive: true });
+  const tmp = `${path}.tmp-${Date.now().toString(36)}${Math.random().toString(36).slice(2, 8)}`;
+  await store.fs.promises.writeFile(tmp, `${oid}\n`);
+  await store.fs.promises.rename(tmp, path);
+}
+
+type Auth = { username?: string; password?: string; cancel?: boolean };
+
+/** isomorphic-git's auth callbacks: credentials asked for once, a refusal ends the command (no retry loop). */
+function authCallbacks(remote: RemoteAccess, memo: { asked?: boolean; given?: RemoteCredentials; refused?: boolean }) {
+  return {
+    onAuth: async (url: string): Promise<Auth> => {
+      if (!memo.asked) {
+        memo.asked = true;
+        memo.given = await remote.credentials?.(url);
+      }
+      return memo.given ? { ...memo.given } : { cancel: true };
+    },
+    onAuthSuccess: async (url: string): Promise<void> => {
+      if (memo.given) await remote.credentialsVerdict?.(url, memo.given, true);
+    },
+    onAuthFailure: async (url: string): Promise<undefined> => {
+      memo.refused = true;
+      if (memo.given) await remote.credentialsVerdict?.(url, memo.given, false);
+      return undefined;
+    },
+  };
+}
+
+/** One command's connection to a remote: shares credentials between its requests and keeps the server's messages. */
+export class RemoteSession {
+  private readonly memo: { asked?: boolean; given?: RemoteCredentials; refused?: boolean } = {};
+  private readonly callbacks;
+  /** Server messages of the last request. */
+  messages: string[] = [];
+
+  constructor(
+    readonly store: GitStore,
+    readonly remote: RemoteAccess,
+  ) {
+    this.callbacks = authCallbacks(remote, this.memo);
+  }
+
+  private async http(): Promise<never> {
+    const client = (this.remote.http ?? (await import('isomorphic-git/http/node')).default) as HttpClient;
+    return { request: async (request: HttpRequest) => withHeadAdvertised(request, await client.request(request)) } as never;
+  }
+
+  trackingRef(branch: string): string {
+    return `refs/remotes/${this.remote.name}/${branch}`;
+  }
+
+  /** The remote's value of refs/heads/<branch> as of the last fetch or push. */
+  async tracked(branch: string): Promise<string | null> {
+    return readRef(this.store, this.trackingRef(branch));
+  }
+
+  private onMessage = (line: string): void => {
+    const text = line.replace(/\s+$/, '');
+    if (text === '') return;
+    this.messages.push(text);
+    this.remote.onMessage?.(text);
+  };
+
+  /** Fetches every branch of the remote into refs/remotes/<name>/ (pruning branches the remote deleted). */
+  async fetch(): Promise<void> {
+    const { default: git } = await import('isomorphic-git');
+    this.messages = [];
+    try {
+      await git.fetch({
+        fs: this.store.fs,
+        gitdir: this.store.gitdir,
+        cache: this.store.cache,
+        http: await this.http(),
+        url: this.remote.url,
+        remote: this.remote.name,
+        ref: 'development',
+        singleBranch: false,
+        tags: false,
+        prune: true,
+        onMessage: this.onMessage,
+        ...this.callbacks,
+      });
+    } catch (error) {
+      throw this.translate(error, 'fetch from');
+    }
+  }
+
+  /**
+   * Pushes `newOid` to the remote's refs/heads/<branch> only if the remote
+   * still has `expected` there: the value is checked when the push starts and
+   * sent as the old value, which the server checks again under its own lock.
+   */
+  async push(branch: string, expected: string | null, newOid: string): Promise<void> {
+    const { default: git } = await import('isomorphic-git');
+    const outgoing = `refs/knock-env/outgoing/${branch}`;
+    await writeLooseRef(this.store, outgoing, newOid);
+    this.messages = [];
+    let found: string | null | undefined;
+    try {
+      await git.push({
+        fs: this.store.fs,
+        gitdir: this.store.gitdir,
+        cache: this.store.cache,
+        http: await this.http(),
+        url: this.remote.url,
+        remote: this.remote.name,
+        ref: outgoing,
+        remoteRef: `refs/heads/${branch}`,
+        onPrePush: async ({ remoteRef }: { remoteRef: { oid: string } }) => {
+          found = remoteRef.oid === ZERO_OID ? null : remoteRef.oid;
+          return found === expected;
+        },
+        onMessage: this.onMessage,
+        ...this.callbacks,
+      });
+    } catch (error) {
+      if (found !== undefined && found !== expected) throw movedOnRemote(this.remote, branch, expected, found);
+      throw this.translate(error, 'push to', branch, expected);
+    } finally {
+      await this.store.fs.promises.unlink(`${this.store.gitdir}/${outgoing}`).catch(() => undefined);
+    }
+  }
+
+  private translate(error: unknown, action: string, branch?: string, expected?: string | null): KnockEnvError {
+    if (error instanceof KnockEnvError) return error;
+    const e = error as { code?: string; message?: string; data?: Record<string, unknown> };
+    const where = `${this.remote.name} (${redact(this.remote.url)})`;
+    if (e.code === 'UserCanceledError' && this.memo.asked && !this.memo.given) {
+      return new KnockEnvError('AUTH_FAILED', `${where} asks for credentials and none were found.`, {
+        hint: 'Set KNOCK_ENV_GIT_USERNAME and KNOCK_ENV_GIT_PASSWORD (or KNOCK_ENV_API_KEY), or store them with a git credential helper (`git config credential.helper store`).',
+        cause: error,
+      });
+    }
+    if (e.code === 'HttpError') {
+      const status = Number(e.data?.statusCode);
+      if (status === 401 || status === 403 || status === 203) {
+        return new KnockEnvError('AUTH_FAILED', `${where} refused the credentials (HTTP ${status}); nothing was ${action === 'fetch from' ? 'fetched' : 'pushed'}.`, {
+          hint: 'Check the user name and token (or API key). knock-env does not retry: fix them and run the command again.',
+          data: { status },
+          cause: error,
+        });
+      }
+      return new KnockEnvError('REMOTE_ERROR', `${where} answered HTTP ${status} ${String(e.data?.statusMessage ?? '')}`.trim() + '.', {
+        hint: 'Check the remote URL (`git remote -v`) and that the server is running.',
+        data: { status },
+        cause: error,
+      });
+    }
+    if (e.code === 'GitPushError') {
+      const result = e.data?.result as { refs?: Record<string, { ok: boolean; error?: string }> } | undefined;
+      const reasons = Object.entries(result?.refs ?? {})
+        .filter(([, r]) => !r.ok)
+        .map(([ref, r]) => `${ref}: ${r.error ?? 'rejected'}`);
+      const said = this.messages.filter((line) => !/^(Counting|Compressing|Writing|Total|Resolving|Unpacking)\b/.test(line));
+      const lockLost = reasons.some((r) => /failed to lock|cannot lock|incorrect old value|stale info/i.test(r));
+      if (lockLost && branch !== undefined) {
+        return movedOnRemote(this.remote, branch, expected ?? null, null);
+      }
+      return new KnockEnvError('REMOTE_REJECTED', `${where} refused the update of ${branch ?? 'a branch'}${said.length > 0 ? `:\n${said.map((l) => `  ${l}`).join('\n')}` : ` (${reasons.join('; ')})`}`, {
+        hint: 'The server enforces the same rules as knock-env (fast-forwards, ownership, roles, valid resources); fix what it names and try again.',
+        data: { reasons, messages: said },
+        cause: error,
+      });
+    }
+    if (e.code === 'PushRejectedError') {
+      return new KnockEnvError('NOT_FAST_FORWARD', `The update of ${branch ?? 'a branch'} on ${where} would not be a fast-forward.`, {
+        hint: 'Run `knock-env pull` and check the chain with `knock-env doctor`.',
+        cause: error,
+      });
+    }
+    const message = e.message ?? String(error);
+    return new KnockEnvError('REMOTE_ERROR', `Could not ${action} ${where}: ${message}`, {
+      hint: 'Check the URL (`git remote -v`), the network, and that the server is running.',
+      cause: error,
+    });
+  }
+}
+
+export function movedOnRemote(remote: RemoteAccess, branch: string, expected: string | null, found: string | null): KnockEnvError {
+  return new KnockEnvError(
+    'CONCURRENT_UPDATE',
+    `${branch} on ${remote.name} moved while this command ran (expected ${expected ? expected.slice(0, 7) : 'no branch'}${found ? `, found ${found.slice(0, 7)}` : ''}): someone else updated it first.`,
+    {
+      hint: 'Nothing was changed here. Run the command again: it fetches the new state and checks again that the change still applies.',
+      data: { branch, expected, found },
+    },
+  );
+}
+
+/** A URL without the password it may carry. */
+export function redact(url: string): string {
+  return url.replace(/\/\/([^/@:]+):[^/@]*@/, '//$1:***@');
+}
