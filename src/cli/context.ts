@@ -1,6 +1,8 @@
 import * as nodeFs from 'node:fs';
 import { homedir } from 'node:os';
 import type { CoreOptions } from '../core/context.js';
+import type { RemoteAccess } from '../core/remote/transport.js';
+import { remoteAccess } from './remote.js';
 import { KnockEnvError } from '../core/errors.js';
 import type { Identity } from '../core/git/commit.js';
 import type { FileSystem } from '../core/git/fs.js';
@@ -99,7 +101,12 @@ export function coreOptions(io: Io, dir: string, gitdir?: string): CoreOptions {
     pid: process.pid,
     isAlive,
     ...(io.env.KNOCK_ENV_LOCK_TIMEOUT_MS ? { lockTimeoutMs: Number(io.env.KNOCK_ENV_LOCK_TIMEOUT_MS) } : {}),
+    ...withRemote(remoteAccess(io, where)),
   };
+}
+
+function withRemote(remote: RemoteAccess | undefined): { remote?: RemoteAccess } {
+  return remote ? { remote } : {};
 }
 
 function findGitdirSync(dir: string): string | undefined {

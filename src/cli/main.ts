@@ -2,6 +2,7 @@ import { Command, CommanderError, Option } from 'commander';
 import { isKnockEnvError } from '../core/errors.js';
 import { EXIT, exitCodeFor } from './exit-codes.js';
 import { createIo, line, type Io } from './io.js';
+import { registerServerCommands } from './commands/server.js';
 
 const VERSION = '0.1.0';
 
@@ -16,6 +17,8 @@ function buildProgram(io: Io, setCode: (code: number) => void): Command {
     .description('Version control for Knock workflows and guides: one git branch per environment,\nchanges committed in development and promoted upward as fast-forwards.')
     .version(VERSION, '-V, --version')
     .option('--api-key <secret>', 'act as an API key (also KNOCK_ENV_API_KEY); the key acts in its one environment only')
+    .option('--remote <name>', 'the remote to act against (also KNOCK_ENV_REMOTE; default origin when it is an HTTP(S) remote)')
+    .option('--offline', 'act on the local branches only, even when a remote is configured (also KNOCK_ENV_OFFLINE=1)')
     .showHelpAfterError('(run with --help for usage)')
     .configureOutput({ writeOut: (s) => io.out.write(s), writeErr: (s) => io.err.write(s) })
     .exitOverride();
@@ -235,6 +238,53 @@ Exit codes: 0 ok, 1 failure, 2 usage, 3 validation failed, 4 refused by rules,
     .option('--json', 'print the result as JSON')
     .action(run(async (name: string, opts: { json?: boolean }) => (await import('./commands/access.js')).runKeysRevoke(io, name, opts)));
 
+  const remoteHelp = `
+The remote is origin (or --remote <name>), an http:// or https:// URL. Credentials come from
+KNOCK_ENV_GIT_USERNAME / KNOCK_ENV_GIT_PASSWORD, else an API key (--api-key, KNOCK_ENV_API_KEY)
+as the password, else git's credential helpers; knock-env never stores them. A refused login
+stops the command at once (exit 4), without retrying.`;
+  program
+    .command('fetch')
+    .description('fetch every environment branch and the audit trail; tell how each stands against the remote')
+    .option('--json', 'print the branches and their state as JSON')
+    .addHelpText('after', `${remoteHelp}
+
+Moves no local branch.
+
+Example:
+  $ knock-env fetch`)
+    .action(run(async (opts: { json?: boolean }) => (await import('./commands/remote.js')).runFetch(io, opts)));
+  program
+    .command('pull')
+    .description('bring the local environment branches up to the remote (fast-forwards only)')
+    .option('--json', 'print the result as JSON')
+    .addHelpText('after', `${remoteHelp}
+
+The checked-out branch brings the working tree along and refuses if local edits would be
+overwritten. Branches with local commits are reported, never merged. Completes a push an
+earlier command left midway.
+
+Example:
+  $ knock-env pull`)
+    .action(run(async (opts: { json?: boolean }) => (await import('./commands/remote.js')).runPull(io, opts)));
+  program
+    .command('push')
+    .description('push the environment branches with new commits, lowest first, and the audit trail')
+    .option('--json', 'print the result as JSON')
+    .addHelpText('after', `${remoteHelp}
+
+Each branch is pushed on its own as a compare-and-swap, development first and production
+last, so the remote keeps the chain of environments at every moment. A branch that has
+diverged from the remote stops the push before anything moves. If the push stops midway,
+the next knock-env command (or knock-env doctor --fix) completes it.
+
+With a remote, commit, promote, rollback and the account commands push by themselves:
+they fetch, check against the remote's state, and push; pass --offline to act locally.
+
+Example:
+  $ knock-env push`)
+    .action(run(async (opts: { json?: boolean }) => (await import('./commands/remote.js')).runPush(io, opts)));
+
   program
     .command('doctor')
     .description("check the chain of environments, ownership of paths, every head's validity and the audit trail")
@@ -259,6 +309,8 @@ Exit codes: 0 ok, 1 failure, 2 usage, 3 validation failed, 4 refused by rules,
     .option('--json', 'print as JSON')
     .action(run(async (environment: string | undefined, opts: { json?: boolean; limit?: string; promotions?: boolean }) => (await import('./commands/log.js')).runLog(io, environment, opts)));
 
+  registerServerCommands(program, io, run);
+
   return program;
 }
 
@@ -268,16 +320,23 @@ export async function main(argv: string[], io: Io = createIo()): Promise<number>
   const program = buildProgram(io, (c) => {
     code = c;
   });
-  // --api-key may appear anywhere on the line; it becomes the environment variable every command reads.
+  // --api-key, --remote and --offline may appear anywhere on the line; each becomes the environment variable every command reads.
+  const globals: Record<string, string> = { '--api-key': 'KNOCK_ENV_API_KEY', '--remote': 'KNOCK_ENV_REMOTE' };
   const args = [...argv];
   for (let i = 2; i < args.length; i++) {
     const arg = args[i]!;
-    if (arg === '--api-key' && i + 1 < args.length) {
-      io.env = { ...io.env, KNOCK_ENV_API_KEY: args[i + 1]! };
+    const name = arg.includes('=') ? arg.slice(0, arg.indexOf('=')) : arg;
+    const variable = globals[name];
+    if (arg === '--offline') {
+      io.env = { ...io.env, KNOCK_ENV_OFFLINE: '1' };
+      args.splice(i, 1);
+      i--;
+    } else if (variable && arg === name && i + 1 < args.length) {
+      io.env = { ...io.env, [variable]: args[i + 1]! };
       args.splice(i, 2);
       i--;
-    } else if (arg.startsWith('--api-key=')) {
-      io.env = { ...io.env, KNOCK_ENV_API_KEY: arg.slice('--api-key='.length) };
+    } else if (variable && arg !== name) {
+      io.env = { ...io.env, [variable]: arg.slice(name.length + 1) };
       args.splice(i, 1);
       i--;
     }
