@@ -55,11 +55,28 @@ export async function openProject(options: Pick<CoreOptions, 'fs' | 'dir' | 'tra
   const project: Project = { fs: options.fs, dir: found.dir, gitdir: found.gitdir, cache: {} };
   if (options.transaction) attachTransaction(project, options.transaction);
   if ((await readRef(project, branchRef(HIGHEST_ENVIRONMENT))) === null) {
-    throw new KnockEnvError('NOT_A_PROJECT', `${found.dir} is a git repository but not a knock-env project (no ${HIGHEST_ENVIRONMENT} branch).`, {
-      hint: 'Run `knock-env init` in it to make it one.',
+    const cloned = await hasRemoteTrackingBranch(project, HIGHEST_ENVIRONMENT);
+    throw new KnockEnvError('NOT_A_PROJECT', `${found.dir} is a git repository but ${cloned ? 'its environment branches are not set up yet' : 'not a knock-env project'} (no ${HIGHEST_ENVIRONMENT} branch).`, {
+      hint: cloned ? 'This is a fresh clone: run `knock-env pull` to create the local environment branches.' : 'Run `knock-env init` in it to make it one.',
     });
   }
   return project;
+}
+
+/** Opens the repository of `dir` without requiring environment branches (a fresh clone has only remote-tracking ones). */
+export async function openRepository(options: Pick<CoreOptions, 'fs' | 'dir'>): Promise<Project> {
+  const found = await findGitdir(options);
+  if (found === null) {
+    throw new KnockEnvError('NOT_A_PROJECT', `${options.dir} is not inside a git repository.`, { hint: 'Clone the project first (`git clone <url>`).' });
+  }
+  return { fs: options.fs, dir: found.dir, gitdir: found.gitdir, cache: {} };
+}
+
+async function hasRemoteTrackingBranch(store: GitStore, branch: string): Promise<boolean> {
+  const remotes = await store.fs.promises.readdir(`${store.gitdir}/refs/remotes`).catch(() => [] as string[]);
+  for (const remote of remotes) if ((await readRef(store, `refs/remotes/${remote}/${branch}`)) !== null) return true;
+  const packed = (await readIfExists(store.fs, `${store.gitdir}/packed-refs`))?.toString('utf8') ?? '';
+  return new RegExp(` refs/remotes/[^/\n]+/${branch}$`, 'm').test(packed);
 }
 
 /** A file's content at a commit, or null. */

@@ -5,7 +5,7 @@ import { readIfExists } from '../git/fs.js';
 import type { GitStore } from '../git/objects.js';
 import { currentBranch, readRef, updateRef } from '../git/refs.js';
 import { RefTransaction } from '../git/transaction.js';
-import { AUDIT_REF, branchRef, environmentSlugs, loadConfigAt, openProject, HIGHEST_ENVIRONMENT, type Project } from '../project.js';
+import { AUDIT_REF, branchRef, environmentSlugs, loadConfigAt, openProject, openRepository, HIGHEST_ENVIRONMENT, type Project } from '../project.js';
 import { followCheckedOutBranch } from '../ops/commit.js';
 import { commitsBetween } from '../ops/plan.js';
 import { shortOid, signatureOf, withRepositoryLock } from '../ops/shared.js';
@@ -300,7 +300,7 @@ function reportOf(session: RemoteSession, branches: BranchState[]): SyncReport {
 /** Fetches the remote and tells, branch by branch, how the local environments stand against it. Moves no local branch. */
 export async function fetchRemote(options: CoreOptions): Promise<SyncReport> {
   const remote = requireRemote(options);
-  const project = await openProject(options);
+  const project = await openRepository(options);
   return withRepositoryLock(project, options, async () => {
     const session = new RemoteSession(project, remote);
     await session.fetch();
@@ -316,7 +316,7 @@ export async function fetchRemote(options: CoreOptions): Promise<SyncReport> {
  */
 export async function pullRemote(options: CoreOptions): Promise<SyncReport> {
   const remote = requireRemote(options);
-  const project = await openProject(options);
+  const project = await openRepository(options);
   return withRepositoryLock(project, options, async () => {
     const session = new RemoteSession(project, remote);
     const resumed = await resume(project, session, options);
@@ -346,7 +346,7 @@ export async function pullRemote(options: CoreOptions): Promise<SyncReport> {
  */
 export async function pushRemote(options: CoreOptions): Promise<SyncReport> {
   const remote = requireRemote(options);
-  const project = await openProject(options);
+  const project = await openRepository(options);
   return withRepositoryLock(project, options, async () => {
     const session = new RemoteSession(project, remote);
     const resumed = await resume(project, session, options);
@@ -376,7 +376,7 @@ export async function pushRemote(options: CoreOptions): Promise<SyncReport> {
 /** Completes an interrupted push, if one waits (for `doctor --fix`). */
 export async function completePendingPush(options: CoreOptions): Promise<PlannedPush[] | null> {
   const remote = requireRemote(options);
-  const project = await openProject(options);
+  const project = await openRepository(options);
   return withRepositoryLock(project, options, async () => resume(project, new RemoteSession(project, remote), options));
 }
 

@@ -233,9 +233,14 @@ export class RemoteSession {
         .filter(([, r]) => !r.ok)
         .map(([ref, r]) => `${ref}: ${r.error ?? 'rejected'}`);
       const said = this.messages.filter((line) => !/^(Counting|Compressing|Writing|Total|Resolving|Unpacking)\b/.test(line));
-      const lockLost = reasons.some((r) => /failed to lock|cannot lock|incorrect old value|stale info/i.test(r));
-      if (lockLost && branch !== undefined) {
-        return movedOnRemote(this.remote, branch, expected ?? null, null);
+      const lines = [...reasons, ...said];
+      const moved = lines.map((l) => /is at ([0-9a-f]{40}) but expected/.exec(l)).find((m) => m !== null);
+      if (moved && branch !== undefined) return movedOnRemote(this.remote, branch, expected ?? null, moved[1]!);
+      if (branch !== undefined && lines.some((l) => /failed to lock|cannot lock ref|incorrect old value|stale info/i.test(l))) {
+        return new KnockEnvError('CONCURRENT_UPDATE', `${branch} on ${where} is being updated by someone else (the server could not lock it): ${lines.find((l) => /lock/i.test(l)) ?? reasons.join('; ')}`, {
+          hint: 'Nothing was changed by this push. Run the command again in a moment.',
+          data: { branch, reasons, messages: said },
+        });
       }
       return new KnockEnvError('REMOTE_REJECTED', `${where} refused the update of ${branch ?? 'a branch'}${said.length > 0 ? `:\n${said.map((l) => `  ${l}`).join('\n')}` : ` (${reasons.join('; ')})`}`, {
         hint: 'The server enforces the same rules as knock-env (fast-forwards, ownership, roles, valid resources); fix what it names and try again.',

@@ -1,0 +1,310 @@
+import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { isKnockEnvError } from '../../src/core/errors.js';
+import { commitChanges } from '../../src/core/ops/commit.js';
+import { diagnose } from '../../src/core/ops/doctor.js';
+import { promoteEnvironment } from '../../src/core/ops/promote.js';
+import { setAccountSetting } from '../../src/core/ops/settings.js';
+import { scaffoldResource } from '../../src/core/ops/scaffold.js';
+import { fetchRemote, pullRemote, pushRemote } from '../../src/core/remote/sync.js';
+import type { RemoteAccess } from '../../src/core/remote/transport.js';
+import { assertChain, cli, coreOptionsFor, git, gitCode } from '../helpers/repo.js';
+import { OWNER, startTeamServer, type TeamServer } from '../helpers/server.js';
+
+const BOB = { name: 'Bob Byte', email: 'bob@example.com' };
+
+let server: TeamServer;
+
+beforeAll(async () => {
+  server = await startTeamServer({ members: [{ email: BOB.email, role: 'member', name: BOB.name }] });
+}, 60_000);
+
+afterAll(async () => {
+  await server?.close();
+});
+
+/** A clone of the team server with its remote URL free of credentials, environment branches set up by `pull`. */
+async function cloneAs(who: { name: string; email: string }): Promise<{ dir: string; options: ReturnType<typeof coreOptionsFor> & { remote: RemoteAccess } }> {
+  const root = await server.tempDir('knock-env-clone-');
+  const dir = join(root, 'work');
+  await git(root, 'clone', '-q', server.urlFor(who.email), dir);
+  await git(dir, 'remote', 'set-url', 'origin', server.url);
+  await git(dir, 'config', 'user.email', who.email);
+  await git(dir, 'config', 'user.name', who.name);
+  const remote: RemoteAccess = { name: 'origin', url: server.url, credentials: async () => ({ username: who.email, password: server.tokens[who.email]! }) };
+  const options = { ...coreOptionsFor(dir, who), remote };
+  await pullRemote(options);
+  return { dir, options };
+}
+
+async function serverHead(branch: string): Promise<string> {
+  return git(server.bare, 'rev-parse', `refs/heads/${branch}`);
+}
+
+async function addWorkflow(dir: string, key: string): Promise<void> {
+  await scaffoldResource({ ...coreOptionsFor(dir), kind: 'workflow', key });
+}
+
+describe('a team sharing a remote', () => {
+  it('clones, commits and pushes from one clone, and fetches and pulls the change into another', async () => {
+    const ada = await cloneAs(OWNER);
+    const bob = await cloneAs(BOB);
+    expect(await git(bob.dir, 'rev-parse', 'staging')).toBe(await serverHead('staging'));
+
+    await addWorkflow(ada.dir, 'welcome-email');
+    const committed = await commitChanges({ ...ada.options, message: 'Add welcome email' });
+    // The commit is on the server, and the local branch equals it.
+    expect(await serverHead('development')).toBe(committed.commit);
+    expect(await git(ada.dir, 'rev-parse', 'development')).toBe(committed.commit);
+    expect(await git(ada.dir, 'rev-parse', 'refs/remotes/origin/development')).toBe(committed.commit);
+
+    const fetched = await fetchRemote(bob.options);
+    expect(fetched.branches.find((b) => b.branch === 'development')).toMatchObject({ relation: 'behind', behind: 1 });
+    // fetch moves nothing local.
+    expect(await git(bob.dir, 'rev-parse', 'development')).not.toBe(committed.commit);
+
+    const pulled = await pullRemote(bob.options);
+    expect(pulled.updated.map((u) => u.branch)).toEqual(['development']);
+    expect(await git(bob.dir, 'rev-parse', 'development')).toBe(committed.commit);
+    // The checked-out branch brought the working tree along, and git sees it clean.
+    expect(await readFile(join(bob.dir, 'workflows/welcome-email/workflow.yaml'), 'utf8')).toMatch(/^origin_environment: development$/m);
+    expect(await git(bob.dir, 'status', '--porcelain')).toBe('');
+
+    const promoted = await promoteEnvironment({ ...bob.options, environment: 'staging' });
+    expect(promoted.promoted).toBe(true);
+    expect(await serverHead('staging')).toBe(committed.commit);
+    // The audit trail travelled too.
+    expect(await git(server.bare, 'log', '-1', '--format=%s', 'refs/heads/knock-env/audit')).toMatch(/^Promote development to staging/);
+    await assertChain(server.bare, server.environments);
+    expect(await gitCode(server.bare, 'fsck', '--strict')).toBe(0);
+  }, 60_000);
+
+  it('stops a promotion when someone else moved the branch first, changes nothing locally, and a retry re-checks', async () => {
+    const ada = await cloneAs(OWNER);
+    const bob = await cloneAs(BOB);
+    await addWorkflow(ada.dir, 'race-one');
+    await commitChanges({ ...ada.options, message: 'Add race-one' });
+    await pullRemote(bob.options);
+    const stagingBefore = await serverHead('staging');
+
+    let release!: () => void;
+    const paused = new Promise<void>((resolve) => (release = resolve));
+    let reachedConfirm!: () => void;
+    const atConfirm = new Promise<void>((resolve) => (reachedConfirm = resolve));
+    // Ada's promotion stops at its confirmation, after it has fetched and planned...
+    const adas = promoteEnvironment({
+      ...ada.options,
+      environment: 'staging',
+      confirm: async () => {
+        reachedConfirm();
+        await paused;
+        return true;
+      },
+    });
+    await atConfirm;
+    // ...meanwhile Bob promotes staging; then Ada answers yes.
+    const bobs = await promoteEnvironment({ ...bob.options, environment: 'staging' });
+    expect(bobs.promoted).toBe(true);
+    release();
+    const error = await adas.then(
+      () => null,
+      (e: unknown) => e,
+    );
+    expect(isKnockEnvError(error, 'CONCURRENT_UPDATE')).toBe(true);
+    expect((error as Error).message).toMatch(/staging on origin moved/);
+    // Nothing changed on Ada's side: her staging is where her fetch found it.
+    expect(await git(ada.dir, 'rev-parse', 'staging')).toBe(stagingBefore);
+    expect(await serverHead('staging')).toBe(bobs.plan.to.commit);
+
+    // Retrying fetches the new state: staging is already where Ada wanted it.
+    const retry = await promoteEnvironment({ ...ada.options, environment: 'staging' });
+    expect(retry.promoted).toBe(false);
+    expect(retry.plan.upToDate).toBe(true);
+    expect(await git(ada.dir, 'rev-parse', 'staging')).toBe(bobs.plan.to.commit);
+    await assertChain(server.bare, server.environments);
+  }, 60_000);
+
+  it('keeps both audit events when two people promote different environments at the same moment', async () => {
+    const ada = await cloneAs(OWNER);
+    const bob = await cloneAs(BOB);
+    await addWorkflow(ada.dir, 'audit-race');
+    await commitChanges({ ...ada.options, message: 'Add audit-race' });
+    await promoteEnvironment({ ...ada.options, environment: 'staging' });
+    await pullRemote(bob.options);
+    let release!: () => void;
+    const paused = new Promise<void>((resolve) => (release = resolve));
+    let reachedConfirm!: () => void;
+    const atConfirm = new Promise<void>((resolve) => (reachedConfirm = resolve));
+    // Ada promotes production and waits at her confirmation; Bob meanwhile promotes staging (both append to the audit trail).
+    const adas = promoteEnvironment({ ...ada.options, environment: 'production', confirm: async () => (reachedConfirm(), await paused, true) });
+    await atConfirm;
+    await addWorkflow(bob.dir, 'audit-race-two');
+    await commitChanges({ ...bob.options, message: 'Add audit-race-two' });
+    const bobs = await promoteEnvironment({ ...bob.options, environment: 'staging' });
+    release();
+    const adaResult = await adas;
+    expect(adaResult.promoted).toBe(true);
+    // Production moved (nobody else moved it); the audit trail holds Bob's event, then Ada's, as one line of history.
+    expect(await serverHead('production')).toBe(adaResult.plan.to.commit);
+    const trail = (await git(server.bare, 'log', '--first-parent', '--format=%s', '-2', 'refs/heads/knock-env/audit')).split('\n');
+    expect(trail[0]).toMatch(/^Promote staging to production/);
+    expect(trail[1]).toBe((await git(server.bare, 'log', '-1', '--format=%s', bobs.auditEvent!)));
+    expect(await git(server.bare, 'rev-list', '--merges', '--count', 'refs/heads/knock-env/audit')).toBe('0');
+    expect(await git(ada.dir, 'rev-parse', 'knock-env/audit')).toBe(await serverHead('knock-env/audit'));
+    await assertChain(server.bare, server.environments);
+  }, 60_000);
+
+  it('changes nothing locally when the push of a commit fails, and the same commit succeeds once the server is free', async () => {
+    const ada = await cloneAs(OWNER);
+    await addWorkflow(ada.dir, 'blocked');
+    const file = join(ada.dir, 'workflows/blocked/workflow.yaml');
+    const original = await readFile(file, 'utf8');
+    const indexBefore = await readFile(join(ada.dir, '.git/index'));
+    const head = await git(ada.dir, 'rev-parse', 'development');
+    const lock = join(server.bare, 'refs/heads/development.lock');
+    await writeFile(lock, '');
+    const error = await commitChanges({ ...ada.options, message: 'Add blocked' }).then(
+      () => null,
+      (e: unknown) => e,
+    );
+    expect(isKnockEnvError(error, 'CONCURRENT_UPDATE')).toBe(true);
+    // The branch, the index and the file (which a commit gives its origin_environment line) are as they were.
+    expect(await git(ada.dir, 'rev-parse', 'development')).toBe(head);
+    expect(await readFile(file, 'utf8')).toBe(original);
+    expect((await readFile(join(ada.dir, '.git/index'))).equals(indexBefore)).toBe(true);
+    await rm(lock);
+    const committed = await commitChanges({ ...ada.options, message: 'Add blocked' });
+    expect(await serverHead('development')).toBe(committed.commit);
+    expect(await readFile(file, 'utf8')).toMatch(/^origin_environment: development$/m);
+    expect(await git(ada.dir, 'status', '--porcelain')).toBe('');
+  }, 60_000);
+
+  it('lets exactly one of two concurrent promotions from two clones win, losing no ref', async () => {
+    const ada = await cloneAs(OWNER);
+    const bob = await cloneAs(BOB);
+    await addWorkflow(ada.dir, 'concurrent');
+    const target = (await commitChanges({ ...ada.options, message: 'Add concurrent' })).commit;
+    await pullRemote(bob.options);
+    const env = (who: { email: string }) => ({ KNOCK_ENV_GIT_USERNAME: who.email, KNOCK_ENV_GIT_PASSWORD: server.tokens[who.email]! });
+    const [a, b] = await Promise.all([
+      cli(ada.dir, ['promote', 'staging', '--yes', '--json'], { env: env(OWNER) }),
+      cli(bob.dir, ['promote', 'staging', '--yes', '--json'], { env: env(BOB) }),
+    ]);
+    const outcomes = [a, b].map((r) => (r.exitCode === 0 ? (JSON.parse(r.stdout) as { promoted: boolean }).promoted : r.exitCode));
+    // One promoted; the other either lost the compare-and-swap (exit 6, a clear error) or, starting later, found staging up to date.
+    expect(outcomes.filter((o) => o === true)).toHaveLength(1);
+    const loser = [a, b][outcomes.findIndex((o) => o !== true)]!;
+    if (loser.exitCode !== 0) {
+      expect(loser.exitCode, loser.stderr).toBe(6);
+      expect(loser.stderr).toMatch(/moved|someone else/);
+    }
+    expect(await serverHead('staging')).toBe(target);
+    // Exactly one promotion event for this move in the audit trail, and nothing lost.
+    const events = await git(server.bare, 'log', '--format=%s', 'refs/heads/knock-env/audit');
+    expect(events.split('\n').filter((s) => s.includes(`..${target.slice(0, 7)}`))).toHaveLength(1);
+    await assertChain(server.bare, server.environments);
+    expect(await gitCode(server.bare, 'fsck', '--strict')).toBe(0);
+  }, 90_000);
+
+  it('commits on top of what others pushed meanwhile (a fast-forward of the local branch first)', async () => {
+    const ada = await cloneAs(OWNER);
+    const bob = await cloneAs(BOB);
+    await addWorkflow(bob.dir, 'from-bob');
+    const bobs = await commitChanges({ ...bob.options, message: 'Add from-bob' });
+    await addWorkflow(ada.dir, 'from-ada');
+    const adas = await commitChanges({ ...ada.options, message: 'Add from-ada' });
+    expect(adas.parent).toBe(bobs.commit);
+    expect(await serverHead('development')).toBe(adas.commit);
+    expect(await git(ada.dir, 'status', '--porcelain')).toBe('');
+  }, 60_000);
+
+  it('completes a push interrupted between two branches, and the chain holds on the remote meanwhile', async () => {
+    const ada = await cloneAs(OWNER);
+    const before = { development: await serverHead('development'), staging: await serverHead('staging'), production: await serverHead('production') };
+    // The server holds production's ref lock (as during another update): the account change reaches development and staging only.
+    const lock = join(server.bare, 'refs/heads/production.lock');
+    await writeFile(lock, '');
+    const error = await setAccountSetting({ ...ada.options, name: 'production-write-access', value: true }).then(
+      () => null,
+      (e: unknown) => e,
+    );
+    expect(isKnockEnvError(error, 'PUSH_INCOMPLETE')).toBe(true);
+    expect(await serverHead('production')).toBe(before.production);
+    expect(await serverHead('development')).not.toBe(before.development);
+    expect(await serverHead('staging')).not.toBe(before.staging);
+    await assertChain(server.bare, server.environments);
+    // Locally nothing moved yet; doctor names the half-finished push.
+    expect(await git(ada.dir, 'rev-parse', 'production')).toBe(before.production);
+    const report = await diagnose({ ...coreOptionsFor(ada.dir, OWNER) });
+    expect(report.findings.map((f) => f.code)).toContain('push-incomplete');
+
+    await rm(lock);
+    const fixed = await diagnose({ ...ada.options, fix: true });
+    expect(fixed.findings.find((f) => f.code === 'push-incomplete')?.fixed).toBe(true);
+    expect(fixed.healthy).toBe(true);
+    const production = await serverHead('production');
+    expect(production).not.toBe(before.production);
+    expect(await git(server.bare, 'show', `${production}:knock-env.yaml`)).toMatch(/production_write_access: true/);
+    for (const env of server.environments) expect(await git(ada.dir, 'rev-parse', env)).toBe(await serverHead(env));
+    await assertChain(server.bare, server.environments);
+    expect(await gitCode(server.bare, 'fsck', '--strict')).toBe(0);
+    expect((await diagnose({ ...coreOptionsFor(ada.dir, OWNER) })).findings.map((f) => f.code)).not.toContain('push-incomplete');
+  }, 60_000);
+
+  it('refuses wrong credentials at once, with a clear error, and moves nothing', async () => {
+    const ada = await cloneAs(OWNER);
+    await addWorkflow(ada.dir, 'never-pushed');
+    const developmentBefore = await serverHead('development');
+    let asked = 0;
+    const wrong: RemoteAccess = { ...ada.options.remote, credentials: async () => (asked++, { username: OWNER.email, password: 'not-the-token' }) };
+    const error = await commitChanges({ ...ada.options, remote: wrong, message: 'Add never-pushed' }).then(
+      () => null,
+      (e: unknown) => e,
+    );
+    expect(isKnockEnvError(error, 'AUTH_FAILED')).toBe(true);
+    expect((error as Error).message).toMatch(/refused the credentials \(HTTP 401\)/);
+    expect(asked).toBe(1);
+    expect(await serverHead('development')).toBe(developmentBefore);
+    expect(await git(ada.dir, 'status', '--porcelain')).toMatch(/never-pushed/);
+
+    const viaCli = await cli(ada.dir, ['fetch'], { env: { KNOCK_ENV_GIT_USERNAME: OWNER.email, KNOCK_ENV_GIT_PASSWORD: 'wrong', GIT_TERMINAL_PROMPT: '0' } });
+    expect(viaCli.exitCode).toBe(4);
+    expect(viaCli.stderr).toMatch(/refused the credentials/);
+    const none = await cli(ada.dir, ['fetch'], { env: { GIT_TERMINAL_PROMPT: '0', GIT_CONFIG_GLOBAL: '/dev/null' } });
+    expect(none.exitCode).toBe(4);
+    expect(none.stderr).toMatch(/asks for credentials and none were found/);
+  }, 60_000);
+
+  it('takes credentials from a git credential helper, and pushes local commits with `push`', async () => {
+    const ada = await cloneAs(OWNER);
+    const store = join(await server.tempDir('knock-env-cred-'), 'credentials');
+    const url = new URL(server.url);
+    await writeFile(store, `http://${encodeURIComponent(OWNER.email)}:${server.tokens[OWNER.email]}@${url.host}\n`);
+    await git(ada.dir, 'config', 'credential.helper', `store --file=${store}`);
+    await addWorkflow(ada.dir, 'offline-one');
+    const offline = await cli(ada.dir, ['commit', '-m', 'Add offline-one', '--offline']);
+    expect(offline.exitCode).toBe(0);
+    const local = await git(ada.dir, 'rev-parse', 'development');
+    expect(await serverHead('development')).not.toBe(local);
+    const pushed = await cli(ada.dir, ['push', '--json'], { env: { GIT_TERMINAL_PROMPT: '0' } });
+    expect(pushed.exitCode).toBe(0);
+    expect((JSON.parse(pushed.stdout) as { pushed: { branch: string }[] }).pushed.map((p) => p.branch)).toEqual(['development']);
+    expect(await serverHead('development')).toBe(local);
+  }, 60_000);
+});
+
+describe('a fresh clone', () => {
+  it('tells to pull before anything else, and pull sets up every environment branch', async () => {
+    const root = await server.tempDir('knock-env-fresh-');
+    const dir = join(root, 'fresh');
+    await git(root, 'clone', '-q', server.urlFor(OWNER.email), dir);
+    await mkdir(join(dir, 'x'), { recursive: true });
+    const status = await cli(dir, ['status']);
+    expect(status.exitCode).not.toBe(0);
+    expect(status.stderr).toMatch(/knock-env pull/);
+    const pulled = await cli(dir, ['pull', '--json']);
+    expect(pulled.exitCode).toBe(0);
+    for (const env of server.environments) expect(await git(dir, 'rev-parse', env)).toBe(await serverHead(env));
+  }, 60_000);
+});
