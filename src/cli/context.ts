@@ -109,7 +109,7 @@ function withRemote(remote: RemoteAccess | undefined): { remote?: RemoteAccess }
   return remote ? { remote } : {};
 }
 
-function findGitdirSync(dir: string): string | undefined {
+export function findGitdirSync(dir: string): string | undefined {
   let current = dir;
   for (;;) {
     const candidate = `${current}/.git`;

@@ -68,6 +68,23 @@ export function remoteAccess(io: Io, gitdir: string | undefined): RemoteAccess |
   };
 }
 
+/** For push, pull and fetch: the remote, or an error saying why there is none to use. */
+export function requireRemoteAccess(io: Io, gitdir: string | undefined): RemoteAccess {
+  const remote = remoteAccess(io, gitdir);
+  if (remote) return remote;
+  if (io.env.KNOCK_ENV_OFFLINE === '1') throw new KnockEnvError('USAGE', 'This command talks to the remote; --offline turns the remote off.', { hint: 'Run it without --offline.' });
+  const remotes = gitdir ? remotesOf(gitdir) : new Map<string, string>();
+  const origin = remotes.get('origin');
+  if (origin !== undefined) {
+    throw new KnockEnvError('USAGE', `Remote "origin" is ${origin}; knock-env talks to remotes over HTTP(S) only.`, {
+      hint: 'Use an https:// or http:// URL (`git remote set-url origin https://...`), or use git itself (`git push origin development staging production knock-env/audit`).',
+    });
+  }
+  throw new KnockEnvError('USAGE', `This repository has no remote named origin${remotes.size > 0 ? ` (remotes: ${[...remotes.keys()].join(', ')}; choose one with --remote <name>)` : ''}.`, {
+    hint: 'Add one with `git remote add origin https://...`, then run the command again.',
+  });
+}
+
 const fromHelper = new WeakSet<RemoteCredentials>();
 
 /**

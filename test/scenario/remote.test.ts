@@ -308,3 +308,28 @@ describe('a fresh clone', () => {
     for (const env of server.environments) expect(await git(dir, 'rev-parse', env)).toBe(await serverHead(env));
   }, 60_000);
 });
+
+describe('without an HTTP remote', () => {
+  it('works locally, and push, pull and fetch say why they cannot run', async () => {
+    const root = await server.tempDir('knock-env-local-');
+    const dir = join(root, 'local');
+    await git(root, 'clone', '-q', server.bare, dir);
+    const pulledWithGit = await cli(dir, ['status']);
+    expect(pulledWithGit.stderr).toMatch(/knock-env pull/);
+    for (const branch of ['staging', 'production']) await git(dir, 'branch', '-q', branch, `origin/${branch}`);
+    await addWorkflow(dir, 'local-only');
+    const committed = await cli(dir, ['commit', '-m', 'Add local-only']);
+    expect(committed.exitCode, committed.stderr).toBe(0);
+    // The path remote was left alone: the commit is local only.
+    expect(await serverHead('development')).not.toBe(await git(dir, 'rev-parse', 'development'));
+    for (const command of ['push', 'pull', 'fetch']) {
+      const result = await cli(dir, [command]);
+      expect(result.exitCode).toBe(2);
+      expect(result.stderr).toMatch(/over HTTP\(S\) only/);
+    }
+    await git(dir, 'remote', 'remove', 'origin');
+    const none = await cli(dir, ['push']);
+    expect(none.exitCode).toBe(2);
+    expect(none.stderr).toMatch(/no remote named origin/);
+  }, 60_000);
+});

@@ -1,6 +1,13 @@
 import { fetchRemote, pullRemote, pushRemote, type BranchState, type SyncReport } from '../../core/remote/sync.js';
-import { coreOptions } from '../context.js';
+import { coreOptions, findGitdirSync } from '../context.js';
+import { requireRemoteAccess } from '../remote.js';
 import { line, writeJson, type Io } from '../io.js';
+
+/** Core options with the remote these commands need (an error when there is none to use). */
+function remoteOptions(io: Io) {
+  const gitdir = findGitdirSync(io.cwd);
+  return { ...coreOptions(io, io.cwd, gitdir), remote: requireRemoteAccess(io, gitdir) };
+}
 
 function describe(io: Io, state: BranchState): string {
   const c = io.color;
@@ -31,7 +38,7 @@ function printResumed(io: Io, report: SyncReport): void {
 }
 
 export async function runFetch(io: Io, opts: { json?: boolean }): Promise<number> {
-  const report = await fetchRemote(coreOptions(io, io.cwd));
+  const report = await fetchRemote(remoteOptions(io));
   if (opts.json) return writeJson(io, report), 0;
   line(io.out, `${io.color.bold(report.remote)} ${io.color.dim(report.url)}`);
   printStates(io, report);
@@ -39,7 +46,7 @@ export async function runFetch(io: Io, opts: { json?: boolean }): Promise<number
 }
 
 export async function runPull(io: Io, opts: { json?: boolean }): Promise<number> {
-  const report = await pullRemote(coreOptions(io, io.cwd));
+  const report = await pullRemote(remoteOptions(io));
   if (opts.json) return writeJson(io, report), 0;
   printResumed(io, report);
   for (const u of report.updated) line(io.err, `${io.color.green('✔')} ${u.branch}: ${u.from ? u.from.slice(0, 7) : 'new'} → ${u.to.slice(0, 7)}`);
@@ -50,7 +57,7 @@ export async function runPull(io: Io, opts: { json?: boolean }): Promise<number>
 }
 
 export async function runPush(io: Io, opts: { json?: boolean }): Promise<number> {
-  const report = await pushRemote(coreOptions(io, io.cwd));
+  const report = await pushRemote(remoteOptions(io));
   if (opts.json) return writeJson(io, report), 0;
   printResumed(io, report);
   for (const p of report.pushed) line(io.err, `${io.color.green('✔')} ${p.branch}: ${p.old ? p.old.slice(0, 7) : 'new'} → ${p.new.slice(0, 7)}`);
