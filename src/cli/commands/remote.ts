@@ -21,6 +21,8 @@ function describe(io: Io, state: BranchState): string {
       return `${c.yellow(`ahead by ${n(state.ahead)}`)} (knock-env push)`;
     case 'local-only':
       return `${c.yellow('not on the remote yet')} (knock-env push)`;
+    case 'hidden':
+      return c.dim('not shown by the remote to these credentials');
     case 'remote-only':
       return `${c.yellow('only on the remote')} (knock-env pull)`;
     case 'diverged':

@@ -15,7 +15,6 @@ import { assertNotOverwritten, indexStamp, refreshIndex, updateWorkingTree, writ
 import { analyseWorkingTree, type ResourceChange, type WorkingTreeAnalysis } from './analyse.js';
 import { mergeDown, type BranchMove } from './mergeDown.js';
 import { TRAILER, signatureOf, withRepositoryLock } from './shared.js';
-import { withRemote } from '../remote/sync.js';
 
 export interface CommitOptions extends CoreOptions {
   message: string;
@@ -125,7 +124,7 @@ export function collectIssues(analysis: WorkingTreeAnalysis): ValidationIssue[] 
  * compare-and-swap; a commit above the lowest environment is merged down.
  */
 export async function commitChanges(options: CommitOptions): Promise<CommitResult> {
-  if (options.remote && !options.transaction) return withRemote(options, commitChanges);
+  if (options.remote && !options.transaction) return (await import('../remote/sync.js')).withRemote(options, commitChanges);
   if (options.message.trim() === '') {
     throw new KnockEnvError('USAGE', 'The commit message is empty.', { hint: 'Pass one with -m "..."' });
   }

@@ -6,7 +6,6 @@ import type { EnvironmentSettings, KnockEnvConfig } from '../validate/config.js'
 import { commitAccountChange } from './account.js';
 import type { BranchMove } from './mergeDown.js';
 import { withRepositoryLock } from './shared.js';
-import { withRemote } from '../remote/sync.js';
 
 /** Per-environment settings people can set, by their command-line name. */
 export const ENVIRONMENT_SETTINGS = {
@@ -64,7 +63,7 @@ export interface SetEnvironmentSettingResult {
  * branch agrees on it at once.
  */
 export async function setEnvironmentSetting(options: SetEnvironmentSettingOptions): Promise<SetEnvironmentSettingResult> {
-  if (options.remote && !options.transaction) return withRemote(options, setEnvironmentSetting);
+  if (options.remote && !options.transaction) return (await import('../remote/sync.js')).withRemote(options, setEnvironmentSetting);
   const { name } = options;
   if (!isEnvironmentSettingName(name)) {
     throw new KnockEnvError('USAGE', `There is no environment setting "${name}".`, {

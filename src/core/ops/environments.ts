@@ -16,7 +16,6 @@ import { commitAccountChange } from './account.js';
 import { environmentSettingsOf } from './environment-settings.js';
 import type { BranchMove } from './mergeDown.js';
 import { signatureOf, TRAILER, withRepositoryLock } from './shared.js';
-import { withRemote } from '../remote/sync.js';
 
 export interface EnvironmentInfo {
   slug: string;
@@ -70,7 +69,7 @@ export interface CreateEnvironmentResult {
  * directly below it, which keeps the chain intact.
  */
 export async function createEnvironment(options: CreateEnvironmentOptions): Promise<CreateEnvironmentResult> {
-  if (options.remote && !options.transaction) return withRemote(options, createEnvironment);
+  if (options.remote && !options.transaction) return (await import('../remote/sync.js')).withRemote(options, createEnvironment);
   assertValidKey(options.slug, 'environment slug');
   if (RESERVED_SLUGS.includes(options.slug)) {
     throw new KnockEnvError('INVALID_KEY', `"${options.slug}" is reserved by knock-env.`, { hint: 'Choose another slug, e.g. "staging".' });

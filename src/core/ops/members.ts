@@ -6,7 +6,6 @@ import { HIGHEST_ENVIRONMENT, loadConfig, openProject, requireEnvironment } from
 import { ROLES, type KnockEnvConfig, type Member, type Role } from '../validate/config.js';
 import { commitAccountChange } from './account.js';
 import { withRepositoryLock } from './shared.js';
-import { withRemote } from '../remote/sync.js';
 
 function assertRole(role: string, config: KnockEnvConfig): Role {
   if (!(ROLES as readonly string[]).includes(role)) {
@@ -34,7 +33,7 @@ type MemberChange = { action: 'add'; email: string; role: string; name?: string 
 
 /** Adds, re-roles or removes a member (owner or admin only; the last owner stays). */
 export async function changeMember(options: CoreOptions & { change: MemberChange }): Promise<{ members: Member[]; commit: string }> {
-  if (options.remote && !options.transaction) return withRemote(options, changeMember);
+  if (options.remote && !options.transaction) return (await import('../remote/sync.js')).withRemote(options, changeMember);
   const project = await openProject(options);
   return withRepositoryLock(project, options, async () => {
     const config = await loadConfig(project);
@@ -80,7 +79,7 @@ export async function listKeys(options: Pick<CoreOptions, 'fs' | 'dir'>): Promis
 
 /** Creates an API key for one environment; the secret is returned once and only its hash is stored. */
 export async function createKey(options: CoreOptions & { environment: string; name: string; role?: string }): Promise<KeySummary & { secret: string; commit: string }> {
-  if (options.remote && !options.transaction) return withRemote(options, createKey);
+  if (options.remote && !options.transaction) return (await import('../remote/sync.js')).withRemote(options, createKey);
   const project = await openProject(options);
   return withRepositoryLock(project, options, async () => {
     const config = await loadConfig(project);
@@ -108,7 +107,7 @@ export async function createKey(options: CoreOptions & { environment: string; na
 
 /** Revokes a key at once: it is removed from the account, so it no longer authenticates. */
 export async function revokeKey(options: CoreOptions & { name: string }): Promise<{ name: string; commit: string }> {
-  if (options.remote && !options.transaction) return withRemote(options, revokeKey);
+  if (options.remote && !options.transaction) return (await import('../remote/sync.js')).withRemote(options, revokeKey);
   const project = await openProject(options);
   return withRepositoryLock(project, options, async () => {
     const config = await loadConfig(project);

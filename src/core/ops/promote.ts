@@ -10,7 +10,6 @@ import { appendAuditEvent } from './audit.js';
 import { followCheckedOutBranch } from './commit.js';
 import { commitsBetween, planChanges, validatePlan, type ChangePlan, type CommitSummary } from './plan.js';
 import { signatureOf, shortOid, withRepositoryLock } from './shared.js';
-import { withRemote } from '../remote/sync.js';
 
 export interface PromotionPlan extends ChangePlan {
   environment: string;
@@ -109,7 +108,7 @@ export async function planPromotion(project: Project, environment: string, to?: 
  * resource being promoted is valid. Records the promotion in the audit trail.
  */
 export async function promoteEnvironment(options: PromoteOptions): Promise<PromotionResult> {
-  if (options.remote && !options.transaction) return withRemote(options, promoteEnvironment);
+  if (options.remote && !options.transaction) return (await import('../remote/sync.js')).withRemote(options, promoteEnvironment);
   const project = await openProject(options);
   const config = await loadConfig(project);
   requireEnvironment(config, options.environment);

@@ -14,7 +14,6 @@ import { mergeDown, type BranchMove } from './mergeDown.js';
 import { planTreeChanges, validatePlan, type ChangePlan } from './plan.js';
 import { resolveCommitish } from './promote.js';
 import { TRAILER, shortOid, signatureOf, withRepositoryLock } from './shared.js';
-import { withRemote } from '../remote/sync.js';
 
 export interface RollbackPlan extends ChangePlan {
   environment: string;
@@ -100,7 +99,7 @@ export async function planRollback(project: Project, environment: string, to?: s
  * and the next promotion brings it up again.
  */
 export async function rollbackEnvironment(options: RollbackOptions): Promise<RollbackResult> {
-  if (options.remote && !options.transaction) return withRemote(options, rollbackEnvironment);
+  if (options.remote && !options.transaction) return (await import('../remote/sync.js')).withRemote(options, rollbackEnvironment);
   const project = await openProject(options);
   const config = await loadConfig(project);
   requireEnvironment(config, options.environment);

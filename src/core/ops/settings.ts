@@ -4,7 +4,6 @@ import { KnockEnvError } from '../errors.js';
 import { loadConfig, openProject } from '../project.js';
 import { commitAccountChange, type AccountChange } from './account.js';
 import { withRepositoryLock } from './shared.js';
-import { withRemote } from '../remote/sync.js';
 
 /** Account settings people can set, by their command-line name. */
 export const ACCOUNT_SETTINGS = {
@@ -34,7 +33,7 @@ export async function readAccountSettings(options: Pick<CoreOptions, 'fs' | 'dir
  * editable only where they were created (once it is on again).
  */
 export async function setAccountSetting(options: CoreOptions & { name: string; value: boolean }): Promise<AccountChange & { changed: boolean }> {
-  if (options.remote && !options.transaction) return withRemote(options, setAccountSetting);
+  if (options.remote && !options.transaction) return (await import('../remote/sync.js')).withRemote(options, setAccountSetting);
   const setting = ACCOUNT_SETTINGS[options.name as AccountSettingName];
   if (!setting) {
     throw new KnockEnvError('USAGE', `There is no account setting "${options.name}".`, {

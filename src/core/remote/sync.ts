@@ -36,7 +36,8 @@ interface Journal {
   moves: PlannedPush[];
 }
 
-export type BranchRelation = 'up-to-date' | 'behind' | 'ahead' | 'diverged' | 'local-only' | 'remote-only';
+/** `hidden`: the remote's account lists the environment but the remote does not show its branch (an API key sees only some). */
+export type BranchRelation = 'up-to-date' | 'behind' | 'ahead' | 'diverged' | 'local-only' | 'remote-only' | 'hidden';
 
 export interface BranchState {
   branch: string;
@@ -96,7 +97,13 @@ async function environmentsOf(project: Project, session: RemoteSession): Promise
 
 async function branchStates(project: Project, session: RemoteSession, slugs: string[]): Promise<BranchState[]> {
   const states: BranchState[] = [];
-  for (const slug of slugs) states.push(await relate(project, slug, slug, await readRef(project, branchRef(slug)), await session.tracked(slug)));
+  const remoteProduction = await session.tracked(HIGHEST_ENVIRONMENT);
+  const listedByRemote = remoteProduction === null ? [] : environmentSlugs(await loadConfigAt(project, remoteProduction));
+  for (const slug of slugs) {
+    const [local, remote] = [await readRef(project, branchRef(slug)), await session.tracked(slug)];
+    if (remote === null && listedByRemote.includes(slug)) states.push({ branch: slug, environment: slug, local, remote, relation: 'hidden', ahead: 0, behind: 0 });
+    else states.push(await relate(project, slug, slug, local, remote));
+  }
   states.push(await relate(project, AUDIT_BRANCH, null, await readRef(project, AUDIT_REF), await session.tracked(AUDIT_BRANCH)));
   return states;
 }
@@ -397,8 +404,9 @@ export async function withRemote<O extends CoreOptions, T>(options: O, work: (op
     await resume(project, session, options);
     await session.fetch();
     const slugs = await environmentsOf(project, session);
-    for (const state of await branchStates(project, session, slugs)) {
-      if (state.relation === 'up-to-date') continue;
+    const states = await branchStates(project, session, slugs);
+    for (const state of states) {
+      if (state.relation === 'up-to-date' || state.relation === 'hidden') continue;
       if (state.relation === 'behind' || state.relation === 'remote-only') {
         await fastForwardLocal(project, options, state);
         continue;
@@ -419,6 +427,12 @@ export async function withRemote<O extends CoreOptions, T>(options: O, work: (op
     const moves: PlannedPush[] = [];
     for (const move of transaction.moves.values()) {
       const branch = move.ref.slice('refs/heads/'.length);
+      if (states.some((state) => state.branch === branch && state.relation === 'hidden')) {
+        await transaction.abort();
+        throw new KnockEnvError('FORBIDDEN', `This change also moves ${branch}, which ${remote.name} does not show to these credentials; nothing was changed.`, {
+          hint: 'Run it as a member (or with an API key) that can see every environment it touches.',
+        });
+      }
       const remoteValue = await session.tracked(branch);
       let value = move.new;
       if (branch === AUDIT_BRANCH && remoteValue !== null && !(await isAncestor(project, remoteValue, value))) value = await rebaseAudit(project, remoteValue, value);
