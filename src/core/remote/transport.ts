@@ -42,12 +42,14 @@ interface HttpClient {
 }
 
 /**
- * isomorphic-git's fetch needs the remote's HEAD, and a bare repository whose
- * HEAD names a branch that does not exist (git's default "master" beside
- * environment branches) advertises none: it then fails after writing the
- * remote-tracking refs but before storing the objects. The upload-pack
- * advertisement is given a `symref=HEAD:refs/heads/development` capability
- * in that case, which changes nothing else of the exchange.
+ * isomorphic-git's fetch needs the remote's HEAD. A bare repository whose HEAD
+ * names a branch that does not exist (git's default "master" beside the
+ * environment branches) advertises none, and a server that hides branches
+ * from an API key may hide the one HEAD names: the fetch then fails after
+ * writing the remote-tracking refs but before storing the objects. In those
+ * cases the advertisement gets a HEAD line for a branch it shows
+ * (development if shown, else the first environment branch), which changes
+ * nothing else of the exchange.
  */
 async function withHeadAdvertised(request: HttpRequest, response: HttpResponse): Promise<HttpResponse> {
   if (response.statusCode !== 200 || !response.body || !/\/info\/refs\?service=git-upload-pack/.test(request.url)) return response;
@@ -62,12 +64,24 @@ async function withHeadAdvertised(request: HttpRequest, response: HttpResponse):
     at += Math.max(length, 4);
   }
   const refLine = packets.findIndex((p) => p.length > 4 && p.includes(0));
-  const first = refLine < 0 ? '' : packets[refLine]!.subarray(4).toString('latin1');
-  const hasHead = / HEAD\0/.test(first) || /symref=HEAD:/.test(first);
-  const hasDevelopment = packets.some((p) => p.subarray(4).toString('latin1').replace(/\0.*$/s, '').trim().endsWith(' refs/heads/development'));
-  if (refLine < 0 || hasHead || !hasDevelopment) return { ...response, body: once(body) };
-  const patched = first.replace(/\n$/, '') + ' symref=HEAD:refs/heads/development\n';
-  packets[refLine] = Buffer.concat([Buffer.from((patched.length + 4).toString(16).padStart(4, '0')), Buffer.from(patched, 'latin1')]);
+  if (refLine < 0) return { ...response, body: once(body) };
+  const first = packets[refLine]!.subarray(4).toString('latin1').replace(/\n$/, '');
+  const nul = first.indexOf('\0');
+  const [firstRef, capabilities] = [first.slice(0, nul), first.slice(nul + 1)];
+  const advertised = new Map<string, string>();
+  for (const p of packets) {
+    const m = /^([0-9a-f]{40}) ([^\s\0]+)/.exec(p.subarray(4).toString('latin1'));
+    if (m) advertised.set(m[2]!, m[1]!);
+  }
+  const named = /(?:^| )symref=HEAD:(\S+)/.exec(capabilities)?.[1];
+  if (advertised.has('HEAD') && (named === undefined || advertised.has(named))) return { ...response, body: once(body) };
+  const branches = [...advertised.keys()].filter((ref) => ref.startsWith('refs/heads/'));
+  const target = branches.includes('refs/heads/development') ? 'refs/heads/development' : (branches.find((b) => !b.startsWith('refs/heads/knock-env/')) ?? branches[0]);
+  if (target === undefined) return { ...response, body: once(body) };
+  const pkt = (text: string) => Buffer.concat([Buffer.from((Buffer.byteLength(text, 'latin1') + 4).toString(16).padStart(4, '0')), Buffer.from(text, 'latin1')]);
+  const head = pkt(`${advertised.get(target)} HEAD\0${capabilities.replace(/(^| )symref=HEAD:\S+/, '')} symref=HEAD:${target}\n`);
+  // The line that carried the capabilities becomes a plain ref line after the new HEAD line (a HEAD line git sent is replaced).
+  packets.splice(refLine, 1, head, ...(firstRef.endsWith(' HEAD') ? [] : [pkt(`${firstRef}\n`)]));
   return { ...response, body: once(Buffer.concat(packets)) };
 }
 
@@ -154,7 +168,7 @@ export class RemoteSession {
         http: await this.http(),
         url: this.remote.url,
         remote: this.remote.name,
-        ref: 'development',
+        remoteRef: 'HEAD',
         singleBranch: false,
         tags: false,
         prune: true,
