@@ -11,6 +11,9 @@ import { fetchRemote, pullRemote, pushRemote } from '../../src/core/remote/sync.
 import type { RemoteAccess } from '../../src/core/remote/transport.js';
 import { assertChain, cli, coreOptionsFor, git, gitCode } from '../helpers/repo.js';
 import { OWNER, startTeamServer, type TeamServer } from '../helpers/server.js';
+import { addServerUser } from '../../src/cli/commands/server.js';
+import { startServer } from '../../src/cli/serve.js';
+import { initProject } from '../../src/core/ops/init.js';
 
 const BOB = { name: 'Bob Byte', email: 'bob@example.com' };
 
@@ -331,5 +334,31 @@ describe('without an HTTP remote', () => {
     const none = await cli(dir, ['push']);
     expect(none.exitCode).toBe(2);
     expect(none.stderr).toMatch(/no remote named origin/);
+  }, 60_000);
+});
+
+describe('a plain bare repository', () => {
+  it('is fetched and pulled although its HEAD names a branch that does not exist', async () => {
+    const root = await server.tempDir('knock-env-plain-');
+    const seed = join(root, 'seed');
+    await initProject(coreOptionsFor(seed, OWNER));
+    const bare = join(root, 'plain.git');
+    await git(root, 'init', '--bare', '-q', bare);
+    await git(seed, 'push', '-q', bare, '--all');
+    expect(await gitCode(bare, 'rev-parse', '--verify', '-q', 'HEAD')).not.toBe(0);
+    const { token } = await addServerUser(bare, OWNER.email);
+    const plain = await startServer({ repository: bare, port: 0 });
+    try {
+      const dir = join(root, 'clone');
+      await git(root, 'init', '-q', dir);
+      await git(dir, 'remote', 'add', 'origin', plain.url);
+      const options = { ...coreOptionsFor(dir, OWNER), remote: { name: 'origin', url: plain.url, credentials: async () => ({ username: OWNER.email, password: token }) } };
+      const pulled = await pullRemote(options);
+      expect(pulled.updated.map((u) => u.branch).sort()).toEqual(['development', 'production']);
+      expect(await git(dir, 'rev-parse', 'development')).toBe(await git(bare, 'rev-parse', 'development'));
+      expect(await gitCode(dir, 'fsck', '--strict')).toBe(0);
+    } finally {
+      await plain.close();
+    }
   }, 60_000);
 });
