@@ -11,6 +11,13 @@ export interface GitStore {
   gitdir: string;
   /** One isomorphic-git cache per command, so packs are read once. */
   cache: object;
+  /**
+   * Further object directories read after `${gitdir}/objects` (loose objects
+   * and packs), as git's alternates are: a server hook reading a push still in
+   * quarantine passes the quarantine directory here. Objects are always written
+   * to the primary directory.
+   */
+  objectDirs?: string[];
 }
 
 export const EMPTY_TREE_OID = '4b825dc642cb6eb9a060e54bf8d69288fbee4904';
@@ -83,41 +90,108 @@ export interface RawObject {
   content: Buffer;
 }
 
-/** Reads an object: loose objects directly, packed ones through isomorphic-git with the shared cache. */
-export async function readObject(store: GitStore, oid: string): Promise<RawObject> {
-  let deflated: Buffer | null = null;
+function inflateLoose(deflated: Buffer): RawObject {
+  const raw = inflateSync(deflated);
+  const space = raw.indexOf(0x20);
+  const nul = raw.indexOf(0, space);
+  const type = raw.subarray(0, space).toString('latin1') as ObjectType;
+  return { type, content: raw.subarray(nul + 1) };
+}
+
+async function readLoose(fs: FileSystem, path: string): Promise<Buffer | null> {
   try {
-    const path = loosePath(store, oid);
-    deflated = (store.fs.readFileSync ? store.fs.readFileSync(path) : await store.fs.promises.readFile(path)) as Buffer;
+    return (fs.readFileSync ? fs.readFileSync(path) : await fs.promises.readFile(path)) as Buffer;
   } catch (error) {
-    if (errnoCode(error) !== 'ENOENT') throw error;
+    if (errnoCode(error) === 'ENOENT' || errnoCode(error) === 'ENOTDIR') return null;
+    throw error;
   }
-  if (deflated !== null) {
-    const raw = inflateSync(deflated);
-    const space = raw.indexOf(0x20);
-    const nul = raw.indexOf(0, space);
-    const type = raw.subarray(0, space).toString('latin1') as ObjectType;
-    return { type, content: raw.subarray(nul + 1) };
+}
+
+/** One further object directory: its loose objects and its packs. */
+interface ObjectDir {
+  dir: string;
+  packs: PackReader;
+}
+
+const extraDirs = new WeakMap<GitStore, Promise<ObjectDir[]>>();
+
+/**
+ * The further object directories of a store: `objectDirs`, then what each
+ * directory (the primary included) lists in `info/alternates`, once each.
+ */
+function alternatesOf(store: GitStore): Promise<ObjectDir[]> {
+  let found = extraDirs.get(store);
+  if (!found) {
+    found = (async () => {
+      const primary = `${store.gitdir}/objects`;
+      const seen = new Set<string>([primary]);
+      const out: ObjectDir[] = [];
+      const lookup = (oid: string) => readObject(store, oid).catch(() => null);
+      const add = async (dir: string, depth: number): Promise<void> => {
+        const clean = dir.replace(/\/+$/, '');
+        if (depth > 0 && seen.has(clean)) return;
+        seen.add(clean);
+        if (depth > 0) out.push({ dir: clean, packs: new PackReader(store.fs, store.gitdir, clean, lookup) });
+        if (depth >= 5) return;
+        const listed = await readLoose(store.fs, `${clean}/info/alternates`).catch(() => null);
+        for (const line of listed?.toString('utf8').split('\n') ?? []) {
+          const entry = line.trim();
+          if (entry === '' || entry.startsWith('#')) continue;
+          await add(entry.startsWith('/') ? entry : `${clean}/${entry}`, depth + 1);
+        }
+      };
+      for (const dir of store.objectDirs ?? []) await add(dir, 1);
+      await add(primary, 0);
+      return out;
+    })();
+    extraDirs.set(store, found);
   }
+  return found;
+}
+
+/**
+ * Reads an object: loose objects and packs of the primary directory, then of
+ * any further object directories (`objectDirs`, alternates), and last
+ * isomorphic-git with the shared cache for a pack this reader does not handle.
+ */
+export async function readObject(store: GitStore, oid: string): Promise<RawObject> {
+  const deflated = await readLoose(store.fs, loosePath(store, oid));
+  if (deflated !== null) return inflateLoose(deflated);
   let packs = packReaders.get(store);
   if (!packs) packReaders.set(store, (packs = new PackReader(store.fs, store.gitdir)));
+  let unreadable: unknown;
   try {
     const packed = await packs.read(oid);
     if (packed) return packed;
-  } catch {
-    // A pack this reader cannot make sense of: isomorphic-git below gets the final word.
+  } catch (error) {
+    // A pack this reader cannot make sense of: the alternates, then isomorphic-git below get the final word.
+    unreadable = error;
   }
+  for (const alternate of await alternatesOf(store)) {
+    const loose = await readLoose(store.fs, `${alternate.dir}/${oid.slice(0, 2)}/${oid.slice(2)}`);
+    if (loose !== null) return inflateLoose(loose);
+    try {
+      const packed = await alternate.packs.read(oid);
+      if (packed) return packed;
+    } catch (error) {
+      unreadable ??= error;
+    }
+  }
+  let fallback: RawObject | null = null;
   try {
     // isomorphic-git reads what the pack reader does not; loaded only then (it costs ~100 ms to load).
     const { default: git } = await import('isomorphic-git');
     const result = await git.readObject({ fs: store.fs, gitdir: store.gitdir, oid, cache: store.cache, format: 'content' });
-    return { type: result.type as ObjectType, content: Buffer.from(result.object as Uint8Array) };
+    fallback = { type: result.type as ObjectType, content: Buffer.from(result.object as Uint8Array) };
   } catch (error) {
-    throw new KnockEnvError('NOT_FOUND', `Git object ${oid} is missing from the repository.`, {
-      hint: 'Run `git fsck` to check the repository.',
-      cause: error,
-    });
+    unreadable ??= error;
   }
+  // Whatever answered, the content must hash to the id asked for: a miss never passes for a hit.
+  if (fallback !== null && hashObject(fallback.type, fallback.content) === oid) return fallback;
+  throw new KnockEnvError('NOT_FOUND', `Git object ${oid} is missing from the repository.`, {
+    hint: 'Run `git fsck` to check the repository.',
+    ...(unreadable !== undefined ? { cause: unreadable } : {}),
+  });
 }
 
 export async function readTyped(store: GitStore, oid: string, type: ObjectType): Promise<Buffer> {

@@ -27,11 +27,21 @@ const REF_DELTA = 7;
 export class PackReader {
   private indexes: PackIndex[] | undefined;
 
-  constructor(private readonly fs: FileSystem, private readonly gitdir: string) {}
+  /**
+   * Reads the packs of `objectsDir` (default: the repository's own objects
+   * directory). A delta whose base is in none of them asks `resolveBase`, when
+   * given (packs in a push's quarantine may refer to the repository's objects).
+   */
+  constructor(
+    private readonly fs: FileSystem,
+    gitdir: string,
+    private readonly objectsDir: string = `${gitdir}/objects`,
+    private readonly resolveBase?: (oid: string) => Promise<RawObject | null>,
+  ) {}
 
   private async load(): Promise<PackIndex[]> {
     if (this.indexes) return this.indexes;
-    const dir = `${this.gitdir}/objects/pack`;
+    const dir = `${this.objectsDir}/pack`;
     let names: string[] = [];
     try {
       names = (await this.fs.promises.readdir(dir)).map(String).filter((n) => n.endsWith('.idx'));
@@ -153,7 +163,10 @@ export class PackReader {
           throw error;
         }
         if (TYPES[type]) return { type: TYPES[type]!, content: inflated };
-        const baseObject = base.offset !== undefined ? await this.readAt(index, base.offset, depth + 1) : await this.read(base.oid!);
+        const baseObject =
+          base.offset !== undefined
+            ? await this.readAt(index, base.offset, depth + 1)
+            : ((await this.read(base.oid!)) ?? (this.resolveBase ? await this.resolveBase(base.oid!) : null));
         if (baseObject === null) return null;
         return { type: baseObject.type, content: applyDelta(baseObject.content, inflated) };
     }
