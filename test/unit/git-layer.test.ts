@@ -129,3 +129,18 @@ describe('the git index, against real git', () => {
     expect(serializeIndex(v4.entries.values()).subarray(0, 4).toString()).toBe('DIRC');
   });
 });
+
+describe('ancestry with clocks that disagree', () => {
+  it('finds an ancestor whose descendants were written by a machine whose clock is months behind', async () => {
+    const store = memoryStore();
+    const tree = await writeObject(store, 'tree', Buffer.alloc(0));
+    const at = (timestamp: number) => ({ ...sig, timestamp });
+    const parent = await writeCommit(store, { tree, parents: [], author: at(1_800_000_000), committer: at(1_800_000_000), message: 'right clock\n' });
+    const child = await writeCommit(store, { tree, parents: [parent], author: at(1_700_000_000), committer: at(1_700_000_000), message: 'clock behind\n' });
+    const grandchild = await writeCommit(store, { tree, parents: [child], author: at(1_700_000_100), committer: at(1_700_000_100), message: 'still behind\n' });
+    const unrelated = await writeCommit(store, { tree, parents: [], author: at(1_800_000_500), committer: at(1_800_000_500), message: 'elsewhere\n' });
+    expect(await isAncestor(store, parent, grandchild)).toBe(true);
+    expect(await isAncestor(store, unrelated, grandchild)).toBe(false);
+    expect(await isAncestor(store, grandchild, parent)).toBe(false);
+  });
+});

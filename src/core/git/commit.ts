@@ -114,28 +114,34 @@ export const CLOCK_SKEW_SECONDS = 86_400;
 
 /**
  * Whether `ancestor` is reachable from `descendant` (or equal). Walks parents
- * only, and does not descend below commits older than `ancestor` (less a day
- * of clock skew): they cannot have it in their history.
+ * only, first not below commits older than `ancestor` (less a day of clock
+ * skew), which answers "yes" quickly on a long history; a "no" is confirmed by
+ * a walk without that bound, since commits from a machine whose clock is
+ * wrong can be older than their own parents.
  */
 export async function isAncestor(store: GitStore, ancestor: string, descendant: string): Promise<boolean> {
   if (ancestor === descendant) return true;
   const floor = (await readCommit(store, ancestor)).committer.timestamp - CLOCK_SKEW_SECONDS;
   const seen = new Set<string>([descendant]);
-  let frontier = [descendant];
-  while (frontier.length > 0) {
-    const next: string[] = [];
-    for (const oid of frontier) {
+  const below: string[] = [];
+  const stack = [descendant];
+  for (const bounded of [true, false]) {
+    if (!bounded) stack.push(...below);
+    while (stack.length > 0) {
+      const oid = stack.pop()!;
       const commit = await readCommit(store, oid);
-      if (commit.committer.timestamp < floor) continue;
+      if (bounded && commit.committer.timestamp < floor) {
+        below.push(oid);
+        continue;
+      }
       for (const parent of commit.parents) {
         if (parent === ancestor) return true;
         if (!seen.has(parent)) {
           seen.add(parent);
-          next.push(parent);
+          stack.push(parent);
         }
       }
     }
-    frontier = next;
   }
   return false;
 }

@@ -210,6 +210,11 @@ export class RemoteSession {
       });
     } catch (error) {
       if (found !== undefined && found !== expected) throw movedOnRemote(this.remote, branch, expected, found);
+      // isomorphic-git hands the server's messages over without waiting for them: let them arrive.
+      for (let settled = 0, seen = -1; settled < 3 && seen !== this.messages.length; settled++) {
+        seen = this.messages.length;
+        await new Promise((resolve) => setTimeout(resolve, 10));
+      }
       throw this.translate(error, 'push to', branch, expected);
     } finally {
       await this.store.fs.promises.unlink(`${this.store.gitdir}/${outgoing}`).catch(() => undefined);
