@@ -7,7 +7,7 @@ import { diagnose } from '../../src/core/ops/doctor.js';
 import { promoteEnvironment } from '../../src/core/ops/promote.js';
 import { setAccountSetting } from '../../src/core/ops/settings.js';
 import { scaffoldResource } from '../../src/core/ops/scaffold.js';
-import { fetchRemote, pullRemote, pushRemote } from '../../src/core/remote/sync.js';
+import { fetchRemote, pullRemote } from '../../src/core/remote/sync.js';
 import type { RemoteAccess } from '../../src/core/remote/transport.js';
 import { assertChain, cli, coreOptionsFor, git, gitCode } from '../helpers/repo.js';
 import { OWNER, startTeamServer, type TeamServer } from '../helpers/server.js';
@@ -20,7 +20,7 @@ const BOB = { name: 'Bob Byte', email: 'bob@example.com' };
 let server: TeamServer;
 
 beforeAll(async () => {
-  server = await startTeamServer({ members: [{ email: BOB.email, role: 'member', name: BOB.name }] });
+  server = await startTeamServer({ members: [{ email: BOB.email, role: 'member', name: BOB.name }], apiKeys: [{ name: 'ci-staging', environment: 'staging', role: 'member' }] });
 }, 60_000);
 
 afterAll(async () => {
@@ -294,6 +294,30 @@ describe('a team sharing a remote', () => {
     expect(pushed.exitCode).toBe(0);
     expect((JSON.parse(pushed.stdout) as { pushed: { branch: string }[] }).pushed.map((p) => p.branch)).toEqual(['development']);
     expect(await serverHead('development')).toBe(local);
+  }, 60_000);
+});
+
+describe('a CI job with an API key', () => {
+  it('authenticates to the server with the key it acts with, and promotes its environment', async () => {
+    const ada = await cloneAs(OWNER);
+    await addWorkflow(ada.dir, 'from-ci');
+    const target = (await commitChanges({ ...ada.options, message: 'Add from-ci' })).commit;
+    const root = await server.tempDir('knock-env-ci-');
+    const dir = join(root, 'ci');
+    const key = server.keys['ci-staging']!;
+    await git(root, 'clone', '-q', server.urlAs('ci', key), dir);
+    await git(dir, 'remote', 'set-url', 'origin', server.url);
+    const env = { KNOCK_ENV_API_KEY: key, GIT_TERMINAL_PROMPT: '0' };
+    expect((await cli(dir, ['pull'], { env })).exitCode).toBe(0);
+    const promoted = await cli(dir, ['promote', 'staging', '--yes', '--json'], { env });
+    expect(promoted.exitCode, promoted.stderr).toBe(0);
+    expect(JSON.parse(promoted.stdout)).toMatchObject({ promoted: true });
+    expect(await serverHead('staging')).toBe(target);
+    // The key acts in staging only: production is refused before anything moves.
+    const production = await cli(dir, ['promote', 'production', '--yes'], { env });
+    expect(production.exitCode).toBe(4);
+    expect(production.stderr).toMatch(/acts in staging only/);
+    expect(await serverHead('production')).not.toBe(target);
   }, 60_000);
 });
 
