@@ -297,6 +297,44 @@ describe('a team sharing a remote', () => {
   }, 60_000);
 });
 
+describe('every command that changes the account or an environment, against the remote', () => {
+  it('pushes each change (the hook accepts them all), keeping the chain and the local branches equal to the server', async () => {
+    const team = await startTeamServer();
+    try {
+      const root = await team.tempDir('knock-env-admin-');
+      const dir = join(root, 'admin');
+      await git(root, 'clone', '-q', team.urlFor(OWNER.email), dir);
+      await git(dir, 'remote', 'set-url', 'origin', team.url);
+      const env = { KNOCK_ENV_GIT_USERNAME: OWNER.email, KNOCK_ENV_GIT_PASSWORD: team.tokens[OWNER.email]!, GIT_TERMINAL_PROMPT: '0' };
+      const run = async (...args: string[]) => {
+        const result = await cli(dir, args, { env });
+        expect(result.exitCode, `${args.join(' ')}: ${result.stderr}`).toBe(0);
+        return result;
+      };
+      await run('pull');
+      await run('env', 'create', 'uat');
+      await run('env', 'set', 'uat', 'obfuscate-recipient-data', 'on');
+      await run('members', 'add', 'carol@example.com', '--role', 'admin');
+      await run('keys', 'create', '--env', 'uat', '--name', 'ci-uat');
+      await run('keys', 'revoke', 'ci-uat');
+      await run('settings', 'set', 'production-write-access', 'on');
+      await scaffoldResource({ ...coreOptionsFor(dir), kind: 'workflow', key: 'admin-flow' });
+      await run('commit', '-m', 'Add admin-flow');
+      for (const target of ['staging', 'uat', 'production']) await run('promote', target, '--yes');
+      await run('rollback', 'production', '--yes');
+      const environments = ['development', 'staging', 'uat', 'production'];
+      await assertChain(team.bare, environments);
+      expect(await gitCode(team.bare, 'fsck', '--strict')).toBe(0);
+      for (const branch of [...environments, 'knock-env/audit']) expect(await git(dir, 'rev-parse', branch)).toBe(await git(team.bare, 'rev-parse', branch));
+      expect(await git(team.bare, 'show', 'production:knock-env.yaml')).toMatch(/carol@example.com/);
+      const doctor = await run('doctor', '--json');
+      expect(JSON.parse(doctor.stdout)).toMatchObject({ healthy: true });
+    } finally {
+      await team.close();
+    }
+  }, 120_000);
+});
+
 describe('a CI job with an API key', () => {
   it('authenticates to the server with the key it acts with, and promotes its environment', async () => {
     const ada = await cloneAs(OWNER);
