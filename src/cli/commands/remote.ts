@@ -31,40 +31,37 @@ function describe(io: Io, state: BranchState): string {
 }
 
 function printStates(io: Io, report: SyncReport): void {
+  line(io.out, `${io.color.bold(report.remote)} ${io.color.dim(report.url)}`);
   const width = Math.max(...report.branches.map((b) => b.branch.length));
   for (const state of report.branches) line(io.out, `  ${state.branch.padEnd(width)}  ${describe(io, state)}`);
 }
 
-function printResumed(io: Io, report: SyncReport): void {
-  if (report.resumed) line(io.err, `${io.color.green('✔')} Completed an interrupted push: ${report.resumed.map((m) => m.branch).join(', ')}.`);
+/** Prints what pull or push moved (a completed earlier push first), or that nothing needed to, then every branch's state. */
+function printMoves(io: Io, report: SyncReport, moves: { branch: string; from: string | null; to: string }[], nothing: string): void {
+  const c = io.color;
+  if (report.resumed) line(io.err, `${c.green('✔')} Completed an interrupted push: ${report.resumed.map((m) => m.branch).join(', ')}.`);
+  for (const m of moves) line(io.err, `${c.green('✔')} ${m.branch}: ${m.from ? m.from.slice(0, 7) : 'new'} → ${m.to.slice(0, 7)}`);
+  if (moves.length === 0) line(io.err, nothing);
+  printStates(io, report);
 }
 
 export async function runFetch(io: Io, opts: { json?: boolean }): Promise<number> {
   const report = await fetchRemote(remoteOptions(io));
-  if (opts.json) return writeJson(io, report), 0;
-  line(io.out, `${io.color.bold(report.remote)} ${io.color.dim(report.url)}`);
-  printStates(io, report);
+  if (opts.json) writeJson(io, report);
+  else printStates(io, report);
   return 0;
 }
 
 export async function runPull(io: Io, opts: { json?: boolean }): Promise<number> {
   const report = await pullRemote(remoteOptions(io));
-  if (opts.json) return writeJson(io, report), 0;
-  printResumed(io, report);
-  for (const u of report.updated) line(io.err, `${io.color.green('✔')} ${u.branch}: ${u.from ? u.from.slice(0, 7) : 'new'} → ${u.to.slice(0, 7)}`);
-  if (report.updated.length === 0) line(io.err, `Everything is up to date with ${report.remote}.`);
-  line(io.out, `${io.color.bold(report.remote)} ${io.color.dim(report.url)}`);
-  printStates(io, report);
+  if (opts.json) writeJson(io, report);
+  else printMoves(io, report, report.updated, `Everything is up to date with ${report.remote}.`);
   return 0;
 }
 
 export async function runPush(io: Io, opts: { json?: boolean }): Promise<number> {
   const report = await pushRemote(remoteOptions(io));
-  if (opts.json) return writeJson(io, report), 0;
-  printResumed(io, report);
-  for (const p of report.pushed) line(io.err, `${io.color.green('✔')} ${p.branch}: ${p.old ? p.old.slice(0, 7) : 'new'} → ${p.new.slice(0, 7)}`);
-  if (report.pushed.length === 0) line(io.err, `Nothing to push: ${report.remote} has every local commit.`);
-  line(io.out, `${io.color.bold(report.remote)} ${io.color.dim(report.url)}`);
-  printStates(io, report);
+  if (opts.json) writeJson(io, report);
+  else printMoves(io, report, report.pushed.map((p) => ({ branch: p.branch, from: p.old, to: p.new })), `Nothing to push: ${report.remote} has every local commit.`);
   return 0;
 }

@@ -306,12 +306,27 @@ function reportOf(session: RemoteSession, branches: BranchState[]): SyncReport {
 
 /** Fetches the remote and tells, branch by branch, how the local environments stand against it. Moves no local branch. */
 export async function fetchRemote(options: CoreOptions): Promise<SyncReport> {
+  return withFetchedRemote(options, async ({ session, states }) => reportOf(session, states), { resume: false });
+}
+
+interface FetchedRemote {
+  project: Project;
+  session: RemoteSession;
+  slugs: string[];
+  states: BranchState[];
+  resumed: PlannedPush[] | null;
+}
+
+/** Holding the repository lock: completes an interrupted push (unless told not to), fetches, and relates every branch to the remote's. */
+async function withFetchedRemote<T>(options: CoreOptions, work: (fetched: FetchedRemote) => Promise<T>, how: { resume: boolean } = { resume: true }): Promise<T> {
   const remote = requireRemote(options);
   const project = await openRepository(options);
   return withRepositoryLock(project, options, async () => {
     const session = new RemoteSession(project, remote);
+    const resumed = how.resume ? await resume(project, session, options) : null;
     await session.fetch();
-    return reportOf(session, await branchStates(project, session, await environmentsOf(project, session)));
+    const slugs = await environmentsOf(project, session);
+    return work({ project, session, slugs, states: await branchStates(project, session, slugs), resumed });
   });
 }
 
@@ -322,14 +337,8 @@ export async function fetchRemote(options: CoreOptions): Promise<SyncReport> {
  * Branches with local commits are reported, never merged.
  */
 export async function pullRemote(options: CoreOptions): Promise<SyncReport> {
-  const remote = requireRemote(options);
-  const project = await openRepository(options);
-  return withRepositoryLock(project, options, async () => {
-    const session = new RemoteSession(project, remote);
-    const resumed = await resume(project, session, options);
-    await session.fetch();
-    const slugs = await environmentsOf(project, session);
-    const report = { ...reportOf(session, await branchStates(project, session, slugs)), resumed };
+  return withFetchedRemote(options, async ({ project, session, slugs, states, resumed }) => {
+    const report = { ...reportOf(session, states), resumed };
     for (const state of report.branches) {
       if (state.relation !== 'behind' && state.relation !== 'remote-only') continue;
       await fastForwardLocal(project, options, state);
@@ -352,14 +361,8 @@ export async function pullRemote(options: CoreOptions): Promise<SyncReport> {
  * A branch that has diverged from the remote stops the push before anything moves.
  */
 export async function pushRemote(options: CoreOptions): Promise<SyncReport> {
-  const remote = requireRemote(options);
-  const project = await openRepository(options);
-  return withRepositoryLock(project, options, async () => {
-    const session = new RemoteSession(project, remote);
-    const resumed = await resume(project, session, options);
-    await session.fetch();
-    const slugs = await environmentsOf(project, session);
-    const states = await branchStates(project, session, slugs);
+  return withFetchedRemote(options, async ({ project, session, slugs, states, resumed }) => {
+    const remote = session.remote;
     const moves: PlannedPush[] = [];
     for (const state of states) {
       if (state.environment !== null && state.relation === 'diverged') {

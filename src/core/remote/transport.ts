@@ -135,6 +135,20 @@ export class RemoteSession {
     this.callbacks = authCallbacks(remote, this.memo);
   }
 
+  /** What every isomorphic-git call to the remote takes: repository, HTTP client, URL, credentials, messages. */
+  private async connection() {
+    return {
+      fs: this.store.fs,
+      gitdir: this.store.gitdir,
+      cache: this.store.cache,
+      http: await this.http(),
+      url: this.remote.url,
+      remote: this.remote.name,
+      onMessage: this.onMessage,
+      ...this.callbacks,
+    };
+  }
+
   private async http(): Promise<never> {
     const client = (this.remote.http ?? (await import('isomorphic-git/http/node')).default) as HttpClient;
     return { request: async (request: HttpRequest) => withHeadAdvertised(request, await client.request(request)) } as never;
@@ -162,18 +176,11 @@ export class RemoteSession {
     this.messages = [];
     try {
       await git.fetch({
-        fs: this.store.fs,
-        gitdir: this.store.gitdir,
-        cache: this.store.cache,
-        http: await this.http(),
-        url: this.remote.url,
-        remote: this.remote.name,
+        ...(await this.connection()),
         remoteRef: 'HEAD',
         singleBranch: false,
         tags: false,
         prune: true,
-        onMessage: this.onMessage,
-        ...this.callbacks,
       });
     } catch (error) {
       throw this.translate(error, 'fetch from');
@@ -193,20 +200,13 @@ export class RemoteSession {
     let found: string | null | undefined;
     try {
       await git.push({
-        fs: this.store.fs,
-        gitdir: this.store.gitdir,
-        cache: this.store.cache,
-        http: await this.http(),
-        url: this.remote.url,
-        remote: this.remote.name,
+        ...(await this.connection()),
         ref: outgoing,
         remoteRef: `refs/heads/${branch}`,
         onPrePush: async ({ remoteRef }: { remoteRef: { oid: string } }) => {
           found = remoteRef.oid === ZERO_OID ? null : remoteRef.oid;
           return found === expected;
         },
-        onMessage: this.onMessage,
-        ...this.callbacks,
       });
     } catch (error) {
       if (found !== undefined && found !== expected) throw movedOnRemote(this.remote, branch, expected, found);
