@@ -1,6 +1,8 @@
 import { KnockEnvError } from '../errors.js';
 import type { GitStore } from '../git/objects.js';
+import { readCommit } from '../git/commit.js';
 import { readRef } from '../git/refs.js';
+import { objectsToSend, parseAdvertisement, parseReport, receivePackRequest, writePack } from './send-pack.js';
 
 export interface RemoteCredentials {
   username: string;
@@ -31,9 +33,12 @@ export const ZERO_OID = '0'.repeat(40);
 interface HttpRequest {
   url: string;
   method?: string;
+  headers?: Record<string, string>;
+  body?: Uint8Array[];
 }
 interface HttpResponse {
   statusCode: number;
+  statusMessage?: string;
   headers?: Record<string, string>;
   body?: AsyncIterable<Uint8Array>;
 }
@@ -89,7 +94,16 @@ async function* once(buffer: Buffer): AsyncGenerator<Uint8Array> {
   yield buffer;
 }
 
-/** Writes a ref knock-env alone uses (refs/knock-env/...), outside any transaction. */
+async function hasCommit(store: GitStore, oid: string): Promise<boolean> {
+  try {
+    await readCommit(store, oid);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** Writes a ref outside any transaction: the remote-tracking ref of a pushed branch. */
 async function writeLooseRef(store: GitStore, ref: string, oid: string): Promise<void> {
   const path = `${store.gitdir}/${ref}`;
   await store.fs.promises.mkdir(path.slice(0, path.lastIndexOf('/')), { recursive: true });
@@ -193,31 +207,67 @@ export class RemoteSession {
    * sent as the old value, which the server checks again under its own lock.
    */
   async push(branch: string, expected: string | null, newOid: string): Promise<void> {
-    const { default: git } = await import('isomorphic-git');
-    const outgoing = `refs/knock-env/outgoing/${branch}`;
-    await writeLooseRef(this.store, outgoing, newOid);
+    const ref = `refs/heads/${branch}`;
     this.messages = [];
-    let found: string | null | undefined;
     try {
-      await git.push({
-        ...(await this.connection()),
-        ref: outgoing,
-        remoteRef: `refs/heads/${branch}`,
-        onPrePush: async ({ remoteRef }: { remoteRef: { oid: string } }) => {
-          found = remoteRef.oid === ZERO_OID ? null : remoteRef.oid;
-          return found === expected;
-        },
-      });
-    } catch (error) {
-      if (found !== undefined && found !== expected) throw movedOnRemote(this.remote, branch, expected, found);
-      // isomorphic-git hands the server's messages over without waiting for them: let them arrive.
-      for (let settled = 0, seen = -1; settled < 3 && seen !== this.messages.length; settled++) {
-        seen = this.messages.length;
-        await new Promise((resolve) => setTimeout(resolve, 10));
+      const advertised = parseAdvertisement(await this.request('GET', '/info/refs?service=git-receive-pack'));
+      const found = advertised.refs.get(ref) ?? null;
+      if (found !== expected) throw movedOnRemote(this.remote, branch, expected, found);
+      const known: string[] = [];
+      for (const [name, oid] of advertised.refs) if (name.startsWith('refs/heads/') && !known.includes(oid) && (await hasCommit(this.store, oid))) known.push(oid);
+      const pack = await writePack(this.store, await objectsToSend(this.store, newOid, known));
+      const body = receivePackRequest(ref, expected ?? ZERO_OID, newOid, advertised.capabilities, pack);
+      const answer = await this.request('POST', '/git-receive-pack', body, 'application/x-git-receive-pack-request');
+      const report = parseReport(answer, advertised.capabilities.has('side-band-64k'));
+      for (const line of report.messages) this.onMessage(line);
+      const result = report.refs.get(ref);
+      if (report.unpack !== 'ok' || !result?.ok) {
+        const reason = result?.reason ?? (report.unpack !== 'ok' ? `unpack ${report.unpack || 'failed'}` : 'no report from the server');
+        throw Object.assign(new Error(reason), { code: 'GitPushError', data: { result: { refs: { [ref]: { ok: false, error: reason } } } } });
       }
+      await writeLooseRef(this.store, this.trackingRef(branch), newOid);
+    } catch (error) {
       throw this.translate(error, 'push to', branch, expected);
-    } finally {
-      await this.store.fs.promises.unlink(`${this.store.gitdir}/${outgoing}`).catch(() => undefined);
+    }
+  }
+
+  /**
+   * One request to the remote's smart HTTP service, with the credentials of
+   * this command: none at first (unless known), asked for once on a 401, and
+   * a second 401 ends the command.
+   */
+  private async request(method: 'GET' | 'POST', path: string, body?: Buffer, contentType?: string): Promise<Buffer> {
+    const client = (this.remote.http ?? (await import('isomorphic-git/http/node')).default) as HttpClient;
+    const parsed = new URL(this.remote.url);
+    if (parsed.username && !this.memo.given) {
+      this.memo.given = { username: decodeURIComponent(parsed.username), password: decodeURIComponent(parsed.password) };
+    }
+    parsed.username = '';
+    parsed.password = '';
+    const url = `${parsed.toString().replace(/\/+$/, '')}${path}`;
+    for (;;) {
+      const headers: Record<string, string> = { 'user-agent': 'git/knock-env' };
+      if (contentType) headers['content-type'] = contentType;
+      if (path.startsWith('/git-receive-pack')) headers.accept = 'application/x-git-receive-pack-result';
+      if (this.memo.given) headers.authorization = `Basic ${Buffer.from(`${this.memo.given.username}:${this.memo.given.password}`).toString('base64')}`;
+      const response = await client.request({ url, method, headers, ...(body ? { body: [body] } : {}) });
+      const chunks: Buffer[] = [];
+      for await (const chunk of response.body ?? []) chunks.push(Buffer.from(chunk));
+      if (response.statusCode === 401 && !this.memo.asked && !this.memo.refused) {
+        this.memo.asked = true;
+        const given = await this.remote.credentials?.(url);
+        if (!given) throw Object.assign(new Error('no credentials'), { code: 'UserCanceledError' });
+        this.memo.given = given;
+        continue;
+      }
+      if (response.statusCode === 401 || response.statusCode === 403) {
+        this.memo.refused = true;
+        if (this.memo.given) await this.remote.credentialsVerdict?.(url, this.memo.given, false);
+      }
+      if (response.statusCode !== 200) {
+        throw Object.assign(new Error(`HTTP Error: ${response.statusCode}`), { code: 'HttpError', data: { statusCode: response.statusCode, statusMessage: response.statusMessage ?? '' } });
+      }
+      return Buffer.concat(chunks);
     }
   }
 
