@@ -51,8 +51,8 @@
 // Repositories live in a temporary folder under os.tmpdir(), removed at the end unless --keep.
 // Progress goes to stderr; the table (and any knock-env failures) to stdout.
 
-import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { spawn, spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, tmpdir, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -217,8 +217,8 @@ function warn(message) {
 }
 
 /** Runs knock-env as a whole process; records it for the memory goal. */
-function knockEnv(n, cwd, args, row) {
-  const r = runner.run(process.execPath, [BIN, ...args], { cwd });
+function knockEnv(n, cwd, args, row, using = runner) {
+  const r = using.run(process.execPath, [BIN, ...args], { cwd });
   keCommands.push({ n, command: `knock-env ${args.join(' ')}`, ms: r.ms, rssMB: r.rssMB, ok: r.ok, timed: Boolean(row) });
   if (!r.ok) {
     recordFailure(n, `knock-env ${args.join(' ')}`, cwd, r);
@@ -422,7 +422,94 @@ function benchSize(n) {
     progress(validate, rep, opts.reps, ke, nat);
   }
 
+  // 6. against a team server
+  if (keUsable && stagingOk) benchRemote(n, dir, K);
+  else for (const label of ['commit + push, 1 changed (team server)', 'promote staging (team server)']) newRow(n, label.startsWith('commit') ? 'remote-commit-1' : 'remote-promote', label).ke.skipped = 'setup failed';
+
   if (!opts.keep) rmSync(dir, { recursive: true, force: true });
+}
+
+function sleepMs(ms) {
+  Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
+}
+
+/** Starts `knock-env serve` on a free port; returns its URL and a stop function. */
+function startServe(bare, logFile) {
+  const child = spawn(process.execPath, [BIN, 'serve', bare, '--port', '0'], { env: childEnv, stdio: ['ignore', openSync(logFile, 'w'), openSync(`${logFile}.err`, 'w')] });
+  for (let waited = 0; waited < 10_000; waited += 50) {
+    const url = /http:\/\/127\.0\.0\.1:\d+\/\S+/.exec(readFileSync(logFile, 'utf8'))?.[0];
+    if (url) return { url, stop: () => child.kill('SIGTERM') };
+    sleepMs(50);
+  }
+  child.kill('SIGTERM');
+  throw new Error(`knock-env serve did not start: ${readFileSync(`${logFile}.err`, 'utf8')}`);
+}
+
+/**
+ * Both sides work against one team server (`knock-env serve` with its
+ * pre-receive hook, so the server does the same work for both): a knock-env
+ * clone, whose commit and promote fetch, check and push by themselves, and a
+ * plain git clone doing the same with `git pull --ff-only`, `git commit` and
+ * `git push`.
+ */
+function benchRemote(n, dir, K) {
+  log(`[N=${n}] setting up a team server`);
+  const commitRow = newRow(n, 'remote-commit-1', 'commit + push, 1 changed (team server)');
+  const promoteRow = newRow(n, 'remote-promote', 'promote staging (team server)');
+  const bare = join(dir, 'team.git');
+  git(dir, 'init', '-q', '--bare', bare);
+  git(K, 'push', '-q', bare, '--all');
+  const skip = (why) => {
+    commitRow.ke.skipped = why;
+    promoteRow.ke.skipped = why;
+  };
+  if (!knockEnv(n, dir, ['server', 'install', bare], null).ok) return skip('server install failed');
+  const user = knockEnv(n, dir, ['server', 'add-user', bare, 'bench@example.com', '--json'], null);
+  if (!user.ok) return skip('server add-user failed');
+  const token = JSON.parse(user.stdout).token;
+  const server = startServe(bare, join(dir, 'serve.log'));
+  try {
+    const withCredentials = server.url.replace('http://', `http://bench%40example.com:${token}@`);
+    const KC = join(dir, 'ke-clone');
+    const GC = join(dir, 'git-clone');
+    git(dir, 'clone', '-q', withCredentials, KC);
+    git(KC, 'remote', 'set-url', 'origin', server.url);
+    git(dir, 'clone', '-q', withCredentials, GC);
+    const remoteRunner = createRunner({ env: { ...childEnv, KNOCK_ENV_GIT_USERNAME: 'bench@example.com', KNOCK_ENV_GIT_PASSWORD: token }, scratch, method: runner.method });
+    if (!knockEnv(n, KC, ['pull'], null, remoteRunner).ok) return skip('knock-env pull failed');
+    log(`[N=${n}] ${commitRow.label}, ${opts.reps} repetition(s)`);
+    for (let rep = 0; rep < opts.reps; rep++) {
+      let ke = null;
+      if (keGo(commitRow)) {
+        editDescription(KC, (41 + rep * 37) % n, `remote ${rep}`);
+        ke = knockEnv(n, KC, ['commit', '-m', `Remote edit (${rep})`], commitRow, remoteRunner);
+      }
+      editDescription(GC, (43 + rep * 37) % n, `remote native ${rep}`);
+      const nat = nativeRun(n, GC, `git pull -q --ff-only && git commit -qam "Remote edit (${rep})" && git push -q origin development`, commitRow);
+      progress(commitRow, rep, opts.reps, ke, nat);
+    }
+    log(`[N=${n}] ${promoteRow.label}, ${opts.reps} repetition(s)`);
+    const newOnDevelopment = (tag) => {
+      editDescription(GC, (47 + tag.length * 13) % n, tag);
+      git(GC, 'pull', '-q', '--ff-only');
+      git(GC, 'commit', '-qam', tag);
+      git(GC, 'push', '-q', 'origin', 'development');
+    };
+    for (let rep = 0; rep < opts.reps; rep++) {
+      let ke = null;
+      if (keGo(promoteRow)) {
+        newOnDevelopment(`to promote ${rep}${'k'.repeat(rep)}`);
+        ke = knockEnv(n, KC, ['promote', 'staging', '--yes'], promoteRow, remoteRunner);
+      }
+      newOnDevelopment(`to promote natively ${rep}${'g'.repeat(rep)}`);
+      const nat = nativeRun(n, GC, 'git fetch -q origin && git push -q origin origin/development:refs/heads/staging', promoteRow);
+      progress(promoteRow, rep, opts.reps, ke, nat);
+    }
+    const fsck = spawnSync('git', ['fsck', '--strict'], { cwd: bare, env: childEnv, encoding: 'utf8' });
+    if (fsck.status !== 0) warn(`N=${n}: git fsck of the team server's repository failed: ${fsck.stderr}`);
+  } finally {
+    server.stop();
+  }
 }
 
 // ---------------------------------------------------------------- report
@@ -434,6 +521,8 @@ const NATIVE = {
   promote: "sh -c 'git merge-base --is-ancestor staging development && git diff --name-status staging development && git update-ref refs/heads/staging <dev> <old>'",
   diff: 'git diff --name-status staging development',
   validate: 'git status --porcelain',
+  'remote-commit-1': "sh -c 'git pull -q --ff-only && git commit -qam ... && git push -q origin development'",
+  'remote-promote': "sh -c 'git fetch -q origin && git push -q origin origin/development:refs/heads/staging'",
 };
 
 function summarise(row) {
