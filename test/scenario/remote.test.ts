@@ -7,7 +7,7 @@ import { diagnose } from '../../src/core/ops/doctor.js';
 import { promoteEnvironment } from '../../src/core/ops/promote.js';
 import { setAccountSetting } from '../../src/core/ops/settings.js';
 import { scaffoldResource } from '../../src/core/ops/scaffold.js';
-import { fetchRemote, pullRemote } from '../../src/core/remote/sync.js';
+import { fetchRemote, pullRemote, pushRemote } from '../../src/core/remote/sync.js';
 import type { RemoteAccess } from '../../src/core/remote/transport.js';
 import { assertChain, cli, coreOptionsFor, git, gitCode } from '../helpers/repo.js';
 import { OWNER, startTeamServer, type TeamServer } from '../helpers/server.js';
@@ -181,6 +181,57 @@ describe('a team sharing a remote', () => {
     expect(await serverHead('development')).toBe(committed.commit);
     expect(await readFile(file, 'utf8')).toMatch(/^origin_environment: development$/m);
     expect(await git(ada.dir, 'status', '--porcelain')).toBe('');
+  }, 60_000);
+
+  it('pushes offline audit events once, re-based onto the remote\'s trail, and keeps the local trail equal to it', async () => {
+    const ada = await cloneAs(OWNER);
+    const bob = await cloneAs(BOB);
+    await addWorkflow(ada.dir, 'offline-audit-one');
+    await commitChanges({ ...ada.options, message: 'Add offline-audit-one' });
+    await promoteEnvironment({ ...ada.options, environment: 'staging' });
+    await addWorkflow(ada.dir, 'offline-audit-two');
+    await commitChanges({ ...ada.options, message: 'Add offline-audit-two' });
+    await pullRemote(bob.options);
+    // Bob promotes staging offline while Ada promotes production on the server: the trails diverge.
+    const { remote: _remote, ...bobOffline } = bob.options;
+    const offline = await promoteEnvironment({ ...bobOffline, environment: 'staging' });
+    await promoteEnvironment({ ...ada.options, environment: 'production' });
+    const pushed = await pushRemote(bob.options);
+    expect(pushed.branches.find((b) => b.branch === 'knock-env/audit')?.relation).toBe('up-to-date');
+    expect(await git(bob.dir, 'rev-parse', 'knock-env/audit')).toBe(await serverHead('knock-env/audit'));
+    await promoteEnvironment({ ...bob.options, environment: 'production' });
+    const subject = await git(bob.dir, 'log', '-1', '--format=%s', offline.auditEvent!);
+    const subjects = (await git(server.bare, 'log', '--format=%s', 'refs/heads/knock-env/audit')).split('\n');
+    expect(subjects.filter((s) => s === subject)).toHaveLength(1);
+  }, 60_000);
+
+  it('brings the working tree and index along when it completes an interrupted push of the checked-out branch', async () => {
+    const root = await server.tempDir('knock-env-resume-');
+    const dir = join(root, 'work');
+    await git(root, 'clone', '-q', server.urlFor(OWNER.email), dir);
+    await git(dir, 'remote', 'set-url', 'origin', server.url);
+    const { default: nodeHttp } = await import('isomorphic-git/http/node');
+    let posts = 0;
+    let failSecond = true;
+    // The connection drops on the second push (staging), after development was accepted.
+    const http = {
+      request: async (request: { method?: string; url: string }) => {
+        if (request.method === 'POST' && request.url.endsWith('/git-receive-pack') && ++posts === 2 && failSecond) throw Object.assign(new Error('socket hang up'), { code: 'ECONNRESET' });
+        return nodeHttp.request(request as never);
+      },
+    };
+    const options = { ...coreOptionsFor(dir, OWNER), remote: { name: 'origin', url: server.url, http, credentials: async () => ({ username: OWNER.email, password: server.tokens[OWNER.email]! }) } };
+    await pullRemote(options);
+    const before = await readFile(join(dir, 'knock-env.yaml'), 'utf8');
+    const wasOn = /production_write_access: true/.test(before);
+    const error = await setAccountSetting({ ...options, name: 'production-write-access', value: !wasOn }).then(() => null, (e: unknown) => e);
+    expect(isKnockEnvError(error, 'PUSH_INCOMPLETE')).toBe(true);
+    failSecond = false;
+    const pushed = await pushRemote(options);
+    expect(pushed.resumed?.map((m) => m.branch)).toEqual(['development', 'staging', 'production']);
+    expect(await git(dir, 'rev-parse', 'development')).toBe(await serverHead('development'));
+    expect(await git(dir, 'status', '--porcelain')).toBe('');
+    expect(/production_write_access: true/.test(await readFile(join(dir, 'knock-env.yaml'), 'utf8'))).toBe(!wasOn);
   }, 60_000);
 
   it('lets exactly one of two concurrent promotions from two clones win, losing no ref', async () => {

@@ -75,3 +75,13 @@ describe('send-pack', () => {
     expect(report.messages).toEqual(['knock-env refused this push', 'line two']);
   });
 });
+
+describe('URLs in messages', () => {
+  it('never show a user name or password, either of which can be a secret', async () => {
+    const { redact } = await import('../../src/core/remote/transport.js');
+    expect(redact('http://ada%40example.com:kenvm_secret@127.0.0.1:8080/p.git')).toBe('http://127.0.0.1:8080/p.git');
+    expect(redact('http://:kenv_key@127.0.0.1:8080/p.git')).toBe('http://127.0.0.1:8080/p.git');
+    expect(redact('https://ghp_TOKEN@github.com/o/r.git')).toBe('https://github.com/o/r.git');
+    expect(redact('https://github.com/o/r.git')).toBe('https://github.com/o/r.git');
+  });
+});

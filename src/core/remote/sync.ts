@@ -27,6 +27,8 @@ export interface PlannedPush {
   /** The remote's value the push expects (null: the branch is new on the remote). */
   old: string | null;
   new: string;
+  /** The local value `new` replaces when it is not a descendant of it (audit events re-based onto the remote's). */
+  replaces?: string | null;
 }
 
 interface Journal {
@@ -141,13 +143,21 @@ async function rebaseAudit(store: GitStore, base: string | null, local: string):
   return head ?? local;
 }
 
-/** Makes the local branches equal to what was pushed, where they have not moved elsewhere meanwhile. */
-async function applyLocally(project: Project, options: CoreOptions, moves: PlannedPush[]): Promise<void> {
+/**
+ * Makes the local branches equal to what was pushed, where they have not
+ * moved elsewhere meanwhile. `followWorkingTree`: the checked-out branch
+ * brings the working tree and index along (when completing an interrupted
+ * push; an operation that just published does that itself).
+ */
+async function applyLocally(project: Project, options: CoreOptions, moves: PlannedPush[], followWorkingTree: boolean): Promise<void> {
+  const checkedOut = followWorkingTree ? await currentBranch(project) : null;
   for (const move of moves) {
     const ref = `refs/heads/${move.branch}`;
     const local = await readRef(project, ref);
     if (local === move.new) continue;
-    if (local !== null && local !== move.old && !(await isAncestor(project, local, move.new))) continue;
+    const replaceable = local === null || local === move.old || (move.replaces !== undefined && local === move.replaces) || (await isAncestor(project, local, move.new));
+    if (!replaceable) continue;
+    if (local !== null && move.branch === checkedOut) await followCheckedOutBranch(project, local, move.new);
     await updateRef(project, { ref, oldOid: local, newOid: move.new, reflogMessage: `knock-env: ${move.branch} as pushed to the remote`, committer: signatureOf(options) });
   }
 }
@@ -235,7 +245,7 @@ async function publish(project: Project, session: RemoteSession, options: CoreOp
     }
     done.push(move);
   }
-  await applyLocally(project, options, moves);
+  await applyLocally(project, options, moves, false);
   await deleteJournal(project, journal);
 }
 
@@ -247,6 +257,12 @@ async function publish(project: Project, session: RemoteSession, options: CoreOp
 async function resume(project: Project, session: RemoteSession, options: CoreOptions): Promise<PlannedPush[] | null> {
   const journal = await readJournal(project);
   if (journal === null) return null;
+  if (journal.url !== redact(session.remote.url)) {
+    throw new KnockEnvError('PUSH_INCOMPLETE', `A push to ${journal.remote} (${journal.url}) stopped midway and waits to be completed; this command uses ${session.remote.name} (${redact(session.remote.url)}).`, {
+      hint: `Run \`knock-env push --remote ${journal.remote}\` first. If that push is no longer wanted, delete ${project.gitdir}/${JOURNAL}.`,
+      data: { journal },
+    });
+  }
   await session.fetch();
   for (const move of journal.moves) {
     const now = await session.tracked(move.branch);
@@ -264,12 +280,12 @@ async function resume(project: Project, session: RemoteSession, options: CoreOpt
       'PUSH_INCOMPLETE',
       `An earlier push stopped midway and cannot be completed: ${move.branch} on ${session.remote.name} moved to ${shortOid(now)} (the push expected ${shortOid(move.old)}).`,
       {
-        hint: `Run \`knock-env doctor\` to see the state; the pushed commits are kept under refs/knock-env/pending/ and listed in ${project.gitdir}/${JOURNAL}.`,
+        hint: `Run \`knock-env doctor\` to see the state; the commits are kept under refs/knock-env/pending/ and listed in ${project.gitdir}/${JOURNAL} (delete it to give that push up).`,
         data: { journal },
       },
     );
   }
-  await applyLocally(project, options, journal.moves);
+  await applyLocally(project, options, journal.moves, true);
   await deleteJournal(project, journal);
   return journal.moves;
 }
@@ -373,7 +389,7 @@ export async function pushRemote(options: CoreOptions): Promise<SyncReport> {
       }
       if (state.local === null) continue;
       if (state.relation === 'ahead' || state.relation === 'local-only') moves.push({ branch: state.branch, old: state.remote, new: state.local });
-      if (state.environment === null && state.relation === 'diverged') moves.push({ branch: state.branch, old: state.remote, new: await rebaseAudit(project, state.remote, state.local) });
+      if (state.environment === null && state.relation === 'diverged') moves.push({ branch: state.branch, old: state.remote, new: await rebaseAudit(project, state.remote, state.local), replaces: state.local });
     }
     const report = { ...reportOf(session, states), resumed };
     await publish(project, session, options, ordered(moves, slugs));
@@ -439,7 +455,7 @@ export async function withRemote<O extends CoreOptions, T>(options: O, work: (op
       const remoteValue = await session.tracked(branch);
       let value = move.new;
       if (branch === AUDIT_BRANCH && remoteValue !== null && !(await isAncestor(project, remoteValue, value))) value = await rebaseAudit(project, remoteValue, value);
-      moves.push({ branch, old: remoteValue, new: value });
+      moves.push({ branch, old: remoteValue, new: value, replaces: move.old });
     }
     try {
       await publish(project, session, options, ordered(moves, finalSlugs));

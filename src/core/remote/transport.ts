@@ -342,7 +342,15 @@ export function movedOnRemote(remote: RemoteAccess, branch: string, expected: st
   );
 }
 
-/** A URL without the password it may carry. */
+/** A URL without the user name and password it may carry (either can be a secret: a token, an API key). */
 export function redact(url: string): string {
-  return url.replace(/\/\/([^/@:]+):[^/@]*@/, '//$1:***@');
+  try {
+    const parsed = new URL(url);
+    if (!parsed.username && !parsed.password) return url;
+    parsed.username = '';
+    parsed.password = '';
+    return parsed.toString();
+  } catch {
+    return url.replace(/\/\/[^/@]*@/, '//');
+  }
 }
