@@ -20,9 +20,9 @@ const env = {
 
 const bold = (s) => (process.stdout.isTTY && !process.env.NO_COLOR ? `\x1b[1m${s}\x1b[0m` : s);
 
-async function step(title, command, args, { cwd = dir, allowFail = false } = {}) {
-  process.stdout.write(`\n${bold(`── ${title}`)}\n$ ${command === 'node' ? 'knock-env' : command} ${(command === 'node' ? args.slice(1) : args).join(' ')}\n`);
-  const result = await execa(command, args, { cwd, env, reject: false, all: true });
+async function step(title, command, args, { cwd = dir, allowFail = false, extraEnv = {}, shown } = {}) {
+  process.stdout.write(`\n${bold(`── ${title}`)}\n$ ${shown ?? `${command === 'node' ? 'knock-env' : command} ${(command === 'node' ? args.slice(1) : args).join(' ')}`}\n`);
+  const result = await execa(command, args, { cwd, env: { ...env, ...extraEnv }, reject: false, all: true });
   if (result.all) process.stdout.write(`${result.all}\n`);
   if (result.exitCode !== 0 && !allowFail) {
     process.stdout.write(`(exit ${result.exitCode})\n`);
@@ -81,7 +81,60 @@ try {
   await step('Branches, as git sees them', 'git', ['log', '--oneline', '--graph', '--decorate', '--all']);
   await step('The working tree is clean for git', 'git', ['status', '--short', '--branch']);
   await step('And the repository is sound', 'git', ['fsck', '--no-progress']);
+  await team();
   process.stdout.write(`\n${bold('Done.')} ${keep ? `The project is kept at ${dir}` : 'Run with --keep to keep the project.'}\n`);
 } finally {
   if (!keep) await rm(dir, { recursive: true, force: true });
+}
+
+/**
+ * A team shares the project through a knock-env server: a teammate commits
+ * from their clone, the demo engineer promotes against the server's state,
+ * and a plain-git push that breaks the rules is refused by the server's hook.
+ */
+async function team() {
+  const place = join(dir, '.team');
+  const bare = join(place, 'notifications.git');
+  const mate = join(place, 'teammate');
+  await ke('Add a teammate (an account change: committed on production, merged down)', ['members', 'add', 'teammate@example.com', '--role', 'member']);
+  await step('A bare repository for the team server', 'git', ['clone', '--bare', '-q', dir, bare]);
+  await ke('Install the server hook', ['server', 'install', bare]);
+  const token = async (email) => JSON.parse((await execa('node', [bin, 'server', 'add-user', bare, email, '--json'], { env })).stdout).token;
+  const tokens = { demo: await token(env.GIT_AUTHOR_EMAIL), mate: await token('teammate@example.com') };
+  process.stdout.write(`\n${bold('── Serve it (git http-backend behind members\' tokens), on 127.0.0.1')}\n$ knock-env serve ${bare} --port 0 &\n`);
+  const server = execa('node', [bin, 'serve', bare, '--port', '0'], { env, reject: false });
+  const url = await new Promise((resolveUrl, rejectUrl) => {
+    let out = '';
+    server.stdout.on('data', (chunk) => {
+      out += chunk;
+      const found = /http:\/\/127\.0\.0\.1:\d+\/\S+/.exec(out);
+      if (found) resolveUrl(found[0]);
+    });
+    server.on('exit', () => rejectUrl(new Error('knock-env serve stopped')));
+  });
+  process.stdout.write(`${url}\n`);
+  try {
+    const demoAuth = { KNOCK_ENV_GIT_USERNAME: env.GIT_AUTHOR_EMAIL, KNOCK_ENV_GIT_PASSWORD: tokens.demo };
+    const mateEnv = { GIT_AUTHOR_NAME: 'Tomi Teammate', GIT_AUTHOR_EMAIL: 'teammate@example.com', GIT_COMMITTER_NAME: 'Tomi Teammate', GIT_COMMITTER_EMAIL: 'teammate@example.com', KNOCK_ENV_GIT_USERNAME: 'teammate@example.com', KNOCK_ENV_GIT_PASSWORD: tokens.mate };
+    await step('Point the project at the server', 'git', ['remote', 'add', 'origin', url]);
+    await step('The teammate clones it', 'git', ['clone', '-q', url.replace('http://', `http://teammate%40example.com:${tokens.mate}@`), mate], { shown: `git clone ${url} teammate    # user teammate@example.com, their token` });
+    await step('(the clone keeps no password in its configuration)', 'git', ['remote', 'set-url', 'origin', url], { cwd: mate });
+    await ke('The teammate sets up the environment branches', ['pull'], { cwd: mate, extraEnv: mateEnv });
+    const workflows = (await execa('ls', [join(mate, 'workflows')])).stdout.split('\n').filter(Boolean);
+    const file = join(mate, 'workflows', workflows[1] ?? workflows[0], 'workflow.yaml');
+    await writeFile(file, (await readFile(file, 'utf8')).replace(/^description: .*$/m, 'description: Reworded by a teammate.'));
+    await ke('The teammate commits: fetched, checked, committed and pushed in one step', ['commit', '-m', 'Reword a workflow'], { cwd: mate, extraEnv: mateEnv });
+    await ke('Meanwhile: how this clone stands against the server', ['fetch'], { extraEnv: demoAuth });
+    await ke("Promote to staging: against the server's state, a compare-and-swap push", ['promote', 'staging', '--yes'], { extraEnv: demoAuth });
+    await ke('The teammate pulls the promotion', ['pull'], { cwd: mate, extraEnv: mateEnv });
+    await step('...and tries to edit staging directly with plain git', 'git', ['checkout', '-q', 'staging'], { cwd: mate });
+    await writeFile(file, (await readFile(file, 'utf8')).replace(/^description: .*$/m, 'description: Edited on staging behind the process.'));
+    await step('(commit it with git)', 'git', ['commit', '-qam', 'Quick fix on staging'], { cwd: mate, extraEnv: mateEnv });
+    const mateUrl = url.replace('http://', `http://teammate%40example.com:${tokens.mate}@`);
+    await step("...and the server's hook refuses the push", 'git', ['push', mateUrl, 'staging'], { cwd: mate, allowFail: true, extraEnv: mateEnv, shown: 'git push origin staging' });
+    await step('The server is sound and its chain holds', 'git', ['fsck', '--no-progress'], { cwd: bare });
+  } finally {
+    server.kill('SIGTERM');
+    await server;
+  }
 }
