@@ -291,7 +291,7 @@ export class RemoteSession {
         });
       }
       return new KnockEnvError('REMOTE_ERROR', `${where} answered HTTP ${status} ${String(e.data?.statusMessage ?? '')}`.trim() + '.', {
-        hint: 'Check the remote URL (`git remote -v`) and that the server is running.',
+        hint: 'Check the remote URL (`git remote -v`) and that the server is running; or pass --offline to work locally and `knock-env push` later.',
         data: { status },
         cause: error,
       });
@@ -325,7 +325,7 @@ export class RemoteSession {
     }
     const message = e.message ?? String(error);
     return new KnockEnvError('REMOTE_ERROR', `Could not ${action} ${where}: ${message}`, {
-      hint: 'Check the URL (`git remote -v`), the network, and that the server is running.',
+      hint: 'Check the URL (`git remote -v`), the network, and that the server is running; or pass --offline to work locally and `knock-env push` later.',
       cause: error,
     });
   }
