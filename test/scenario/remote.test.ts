@@ -234,6 +234,41 @@ describe('a team sharing a remote', () => {
     expect(/production_write_access: true/.test(await readFile(join(dir, 'knock-env.yaml'), 'utf8'))).toBe(!wasOn);
   }, 60_000);
 
+  it('keeps a commit whose push reached the server but whose answer was lost, and the next command finishes it', async () => {
+    const root = await server.tempDir('knock-env-lost-');
+    const dir = join(root, 'work');
+    await git(root, 'clone', '-q', server.urlFor(OWNER.email), dir);
+    await git(dir, 'remote', 'set-url', 'origin', server.url);
+    const { default: nodeHttp } = await import('isomorphic-git/http/node');
+    let loseAnswer = true;
+    const http = {
+      request: async (request: { method?: string; url: string }) => {
+        const response = await nodeHttp.request(request as never);
+        if (request.method === 'POST' && request.url.endsWith('/git-receive-pack') && loseAnswer) {
+          for await (const _chunk of response.body ?? []) void _chunk; // the server finishes its work
+          throw Object.assign(new Error('socket hang up'), { code: 'ECONNRESET' });
+        }
+        return response;
+      },
+    };
+    const options = { ...coreOptionsFor(dir, OWNER), remote: { name: 'origin', url: server.url, http, credentials: async () => ({ username: OWNER.email, password: server.tokens[OWNER.email]! }) } };
+    await pullRemote(options);
+    await addWorkflow(dir, 'lost-answer');
+    const head = await git(dir, 'rev-parse', 'development');
+    const error = await commitChanges({ ...options, message: 'Add lost-answer' }).then(() => null, (e: unknown) => e);
+    expect(isKnockEnvError(error, 'PUSH_INCOMPLETE')).toBe(true);
+    expect((error as Error).message).toMatch(/may or may not have reached it/);
+    // The server has the commit; locally the branch has not moved yet, and nothing is lost.
+    const pushed = await serverHead('development');
+    expect(pushed).not.toBe(head);
+    expect(await git(dir, 'rev-parse', 'development')).toBe(head);
+    loseAnswer = false;
+    const report = await pushRemote(options);
+    expect(report.resumed?.map((m) => m.branch)).toEqual(['development']);
+    expect(await git(dir, 'rev-parse', 'development')).toBe(pushed);
+    expect(await git(dir, 'status', '--porcelain')).toBe('');
+  }, 60_000);
+
   it('lets exactly one of two concurrent promotions from two clones win, losing no ref', async () => {
     const ada = await cloneAs(OWNER);
     const bob = await cloneAs(BOB);

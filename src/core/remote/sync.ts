@@ -227,15 +227,20 @@ async function publish(project: Project, session: RemoteSession, options: CoreOp
     try {
       await pushOne(project, session, move);
     } catch (error) {
-      if (done.length === 0) {
+      // A refusal is certain to have changed nothing; a lost connection may have lost only the answer.
+      const refused = error instanceof KnockEnvError && ['CONCURRENT_UPDATE', 'REMOTE_REJECTED', 'AUTH_FAILED', 'NOT_FAST_FORWARD'].includes(error.code);
+      if (done.length === 0 && refused) {
         await deleteJournal(project, journal);
         throw error;
       }
       await writeJournal(project, journal);
       const reason = error instanceof Error ? error.message : String(error);
+      const remaining = moves.slice(done.length).map((m) => m.branch).join(', ');
       throw new KnockEnvError(
         'PUSH_INCOMPLETE',
-        `The push stopped midway: ${done.map((m) => m.branch).join(', ')} ${done.length === 1 ? 'is' : 'are'} updated on ${session.remote.name}, ${moves.slice(done.length).map((m) => m.branch).join(', ')} ${moves.length - done.length === 1 ? 'is' : 'are'} not.\n  ${reason}`,
+        done.length === 0
+          ? `The push of ${remaining} to ${session.remote.name} did not finish, and may or may not have reached it.\n  ${reason}`
+          : `The push stopped midway: ${done.map((m) => m.branch).join(', ')} ${done.length === 1 ? 'is' : 'are'} updated on ${session.remote.name}, ${remaining} ${moves.length - done.length === 1 ? 'is' : 'are'} not.\n  ${reason}`,
         {
           hint: `The remote's chain of environments still holds and nothing is lost. Run \`knock-env push\` (or \`knock-env doctor --fix\`) to complete it.`,
           data: { pushed: done, remaining: moves.slice(done.length), cause: error instanceof KnockEnvError ? error.code : undefined },
