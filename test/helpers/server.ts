@@ -22,6 +22,8 @@ export interface TeamServerOptions {
   staging?: boolean;
   /** Turn production write access on before pushing (default false). */
   productionWriteAccess?: boolean;
+  /** The server's time limit for one request, in milliseconds (default: serve's own). */
+  timeLimitMs?: number;
 }
 
 export interface TeamServer {
@@ -85,7 +87,7 @@ export async function startTeamServer(options: TeamServerOptions = {}): Promise<
     await installServer(bare);
     const tokens: Record<string, string> = {};
     for (const email of [OWNER.email, ...(options.members ?? []).map((m) => m.email)]) tokens[email] = (await addServerUser(bare, email)).token;
-    const server = await startServer({ repository: bare, port: 0, host: '127.0.0.1' });
+    const server = await startServer({ repository: bare, port: 0, host: '127.0.0.1', ...(options.timeLimitMs !== undefined ? { timeLimitMs: options.timeLimitMs } : {}) });
     const environments = options.staging !== false ? ['development', 'staging', 'production'] : ['development', 'production'];
     const urlAs = (user: string, password: string): string => {
       const url = new URL(server.url);

@@ -1,4 +1,6 @@
-import { mkdir, readFile, stat, writeFile } from 'node:fs/promises';
+import { existsSync } from 'node:fs';
+import { mkdir, readdir, readFile, stat, writeFile } from 'node:fs/promises';
+import { connect, type Socket } from 'node:net';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { execa } from 'execa';
@@ -313,8 +315,132 @@ describe('rules broken with plain git are refused, naming what and why', () => {
     await expectRefused(key, ['origin/staging:refs/heads/production'], /API key "ci-staging" \(member in staging\).*cannot promote in production: the key acts in staging only/);
   });
 
+  it('refuses a merge that brings back an earlier knock-env.yaml: a revoked API key stays revoked, for the owner too', async () => {
+    await git(dir, 'checkout', '-q', 'development');
+    await knockEnv(dir, 'keys', 'revoke', 'ci-two');
+    await pushLowestFirst(dir);
+    const earlier = await git(dir, 'rev-parse', 'production~1');
+    expect(await git(dir, 'show', `${earlier}:knock-env.yaml`)).toMatch(/name: ci-two/);
+    expect(await git(server.bare, 'show', 'production:knock-env.yaml')).not.toMatch(/name: ci-two/);
+    // A merge of the state before the revocation, taking its knock-env.yaml: every parent is in the project's history.
+    await git(dir, 'checkout', earlier, '--', 'knock-env.yaml');
+    const merge = await git(dir, 'commit-tree', await git(dir, 'write-tree'), '-p', 'HEAD', '-p', earlier, '-m', 'Merge production into development');
+    await git(dir, 'reset', '-q', '--hard', merge);
+    const stderr = await expectRefused(dir, ['development'], /merge \w+ into development gives knock-env\.yaml \(owned by the account, committed on production\) content that is neither production's current content nor that of a commit made for production on top of its current head/);
+    expect(stderr).toMatch(/path knock-env\.yaml, environment production/);
+    expect(stderr).toMatch(/hint: Change the account in production with knock-env/);
+    // Pushed to every environment at once, the merge is refused all the same.
+    await expectRefused(dir, envs.map((env) => `${merge}:refs/heads/${env}`), /production would get knock-env\.yaml \(owned by the account, committed on production\)/);
+    await git(dir, 'reset', '-q', '--hard', 'origin/development');
+  });
+
   it('leaves a healthy repository after all of it', async () => {
     await assertServerChain();
+  });
+});
+
+/** Processes running git http-backend for the repository `bare` (Linux: read from /proc; elsewhere none are found). */
+async function backends(bare: string): Promise<number[]> {
+  const pids: number[] = [];
+  for (const name of await readdir('/proc').catch(() => [] as string[])) {
+    if (!/^\d+$/.test(name)) continue;
+    const [cmdline, environ] = await Promise.all([readFile(`/proc/${name}/cmdline`, 'utf8').catch(() => ''), readFile(`/proc/${name}/environ`, 'utf8').catch(() => '')]);
+    if (cmdline.includes('http-backend') && environ.split('\0').includes(`GIT_PROJECT_ROOT=${bare}`)) pids.push(Number(name));
+  }
+  return pids;
+}
+
+/** Whether a process runs (an exited one waiting to be reaped does not). */
+async function running(pid: number): Promise<boolean> {
+  const stat = await readFile(`/proc/${pid}/stat`, 'utf8').catch(() => '');
+  return stat !== '' && !/^\S+ \(.*\) Z/.test(stat);
+}
+
+async function until(condition: () => Promise<boolean>, ms = 10_000): Promise<boolean> {
+  for (const start = Date.now(); Date.now() - start < ms; await new Promise((r) => setTimeout(r, 50))) if (await condition()) return true;
+  return false;
+}
+
+/** A push request written by hand: it announces `length` bytes of body and sends `body`, so git http-backend waits for the rest. */
+function rawPush(team: TeamServer, length: number, body: string): { socket: Socket; answer: Promise<string> } {
+  const url = new URL(team.url);
+  const socket = connect(Number(url.port), url.hostname);
+  socket.on('error', () => undefined);
+  const auth = Buffer.from(`ada@example.com:${team.tokens['ada@example.com']}`).toString('base64');
+  socket.write(`POST ${url.pathname}/git-receive-pack HTTP/1.1\r\nHost: ${url.host}\r\nAuthorization: Basic ${auth}\r\nContent-Type: application/x-git-receive-pack-request\r\nContent-Length: ${length}\r\n\r\n${body}`);
+  const chunks: Buffer[] = [];
+  socket.on('data', (chunk: Buffer) => chunks.push(chunk));
+  const answer = new Promise<string>((resolve) => socket.on('close', () => resolve(Buffer.concat(chunks).toString('latin1'))));
+  return { socket, answer };
+}
+
+/** A push of a new feature branch from a fresh clone, which must go through within `ms`. */
+async function featurePush(team: TeamServer, ms: number): Promise<{ code: number; stderr: string }> {
+  const dir = join(await team.tempDir('knock-env-clone-'), 'clone');
+  await execa('git', ['clone', '-q', team.urlFor('ada@example.com'), dir], { env: QUIET });
+  await git(dir, 'checkout', '-q', '-b', 'feature/after');
+  await writeFile(`${dir}/notes.md`, 'notes\n');
+  await gitCommitAll(dir, 'Notes');
+  const result = await execa('git', ['push', 'origin', 'feature/after'], { cwd: dir, env: QUIET, reject: false, timeout: ms });
+  return { code: result.timedOut ? -1 : (result.exitCode ?? -1), stderr: result.stderr };
+}
+
+describe('the push queue (one push at a time)', () => {
+  const started: TeamServer[] = [];
+  const team = async (timeLimitMs: number): Promise<TeamServer> => {
+    const made = await startTeamServer({ staging: false, timeLimitMs });
+    started.push(made);
+    return made;
+  };
+  afterAll(async () => {
+    for (const made of started) await made.close();
+  });
+
+  it('skips a push whose client left while it waited, so the pushes after it are not held up and nothing is left running', async () => {
+    const srv = await team(120_000);
+    const holding = rawPush(srv, 100, '00');
+    expect(await until(async () => (await backends(srv.bare)).length > 0 || !existsSync('/proc'))).toBe(true);
+    const queued = rawPush(srv, 4, '0000');
+    await new Promise((r) => setTimeout(r, 300));
+    queued.socket.destroy();
+    await queued.answer;
+    holding.socket.destroy();
+    await holding.answer;
+    // Far below the time limit: the queue moved on without the departed push.
+    const result = await featurePush(srv, 30_000);
+    expect(result.code, result.stderr).toBe(0);
+    expect(await until(async () => (await backends(srv.bare)).length === 0)).toBe(true);
+  });
+
+  it('stops a push that runs past the time limit, answers 504, and takes the next push', async () => {
+    const srv = await team(1500);
+    const stalled = rawPush(srv, 100, '00');
+    const since = Date.now();
+    const answer = await stalled.answer;
+    expect(answer).toMatch(/^HTTP\/1\.1 504 /);
+    expect(answer).toMatch(/took longer than 1\.5s on this request and was stopped/);
+    expect(Date.now() - since).toBeLessThan(10_000);
+    expect(await until(async () => (await backends(srv.bare)).length === 0)).toBe(true);
+    const result = await featurePush(srv, 30_000);
+    expect(result.code, result.stderr).toBe(0);
+  });
+
+  it('close() stops the running git http-backend, waits for it, and starts none for the pushes still waiting', async () => {
+    const srv = await startTeamServer({ staging: false });
+    const holding = rawPush(srv, 100, '00');
+    const queued = rawPush(srv, 4, '0000');
+    try {
+      expect(await until(async () => (await backends(srv.bare)).length > 0 || !existsSync('/proc'))).toBe(true);
+      const pids = await backends(srv.bare);
+      await srv.close();
+      for (const pid of pids) expect(await running(pid), `process ${pid}`).toBe(false);
+      await Promise.all([holding.answer, queued.answer]);
+      await new Promise((r) => setTimeout(r, 1000));
+      expect(await backends(srv.bare)).toEqual([]);
+    } finally {
+      holding.socket.destroy();
+      queued.socket.destroy();
+    }
   });
 });
 

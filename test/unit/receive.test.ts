@@ -1,15 +1,17 @@
-import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { execa } from 'execa';
 import { describe, expect, it } from 'vitest';
 import { isKnockEnvError } from '../../src/core/errors.js';
 import { readObject, type GitStore } from '../../src/core/git/objects.js';
+import { checkoutEnvironment } from '../../src/core/ops/checkout.js';
 import { commitChanges } from '../../src/core/ops/commit.js';
 import { createEnvironment } from '../../src/core/ops/environments.js';
 import { initProject } from '../../src/core/ops/init.js';
-import { changeMember, createKey } from '../../src/core/ops/members.js';
+import { changeMember, createKey, revokeKey } from '../../src/core/ops/members.js';
 import { promoteEnvironment } from '../../src/core/ops/promote.js';
 import { rollbackEnvironment } from '../../src/core/ops/rollback.js';
 import { scaffoldResource } from '../../src/core/ops/scaffold.js';
+import { setAccountSetting } from '../../src/core/ops/settings.js';
 import { checkPush, parseHookInput, type PushVerdict } from '../../src/core/server/receive.js';
 import { quarantineObjectDirs } from '../../src/cli/commands/server.js';
 import { coreOptionsFor, diskFs, GIT_ENV, git, tempDir } from '../helpers/repo.js';
@@ -203,6 +205,128 @@ describe('commits new to the server', () => {
     const message = await git(dir, 'log', '-1', '--format=%B', result.commit!);
     await execa('git', ['commit', '-q', '-m', message], { cwd: dir, env: GIT_ENV });
     expect(messages(await offer(server, dir, ['production']))).toMatch(/rollback commit \w+ gives workflows\/smuggled\/[\w/.]+ content it did not have in the state it restores/);
+  });
+});
+
+/**
+ * A plain-git clone of `dir` in which `branch` gets a merge whose second
+ * parent is `from` and whose tree is the branch's with `paths` as `from` has
+ * them. Returns the clone (offer its branches) and the merge.
+ */
+async function mergeRestoring(dir: string, branch: string, from: string, paths: string[]): Promise<{ clone: string; merge: string }> {
+  const clone = `${await tempDir()}/clone`;
+  await git(dir, 'clone', '-q', dir, clone);
+  await git(clone, 'checkout', '-q', '-B', branch, `origin/${branch}`);
+  await git(clone, 'checkout', from, '--', ...paths);
+  const merge = await git(clone, 'commit-tree', await git(clone, 'write-tree'), '-p', 'HEAD', '-p', from, '-m', `Merge ${shortOid(from)} into ${branch}`);
+  await git(clone, 'reset', '-q', '--hard', merge);
+  return { clone, merge };
+}
+
+const shortOid = (oid: string) => oid.slice(0, 7);
+
+describe('content owned above the environment it reaches', () => {
+  it("refuses a merge that brings back production's earlier state: the account, its files, a resource it deleted", async () => {
+    const dir = await project();
+    const as = () => coreOptionsFor(dir);
+    await setAccountSetting({ ...as(), name: 'production-write-access', value: true });
+    await changeMember({ ...as(), change: { action: 'set-role', email: 'mo@example.com', role: 'admin' } });
+    await checkoutEnvironment({ ...as(), environment: 'production' });
+    await scaffoldResource({ fs: diskFs, dir, kind: 'workflow', key: 'prod-alert' });
+    await mkdir(`${dir}/environments/production`, { recursive: true });
+    await writeFile(`${dir}/environments/production/variables.yaml`, 'app_url: https://old.example.com\n');
+    await commitChanges({ ...as(), message: 'Production alert and variables' });
+    const earlier = (await rev(dir, 'production'))!;
+    // Production moves on: mo is demoted, the alert deleted, the variables changed.
+    await changeMember({ ...as(), change: { action: 'set-role', email: 'mo@example.com', role: 'member' } });
+    await rm(`${dir}/workflows/prod-alert`, { recursive: true });
+    await writeFile(`${dir}/environments/production/variables.yaml`, 'app_url: https://new.example.com\n');
+    await commitChanges({ ...as(), message: 'Drop the alert, new URL' });
+    await checkoutEnvironment({ ...as(), environment: 'development' });
+    const server = await serverOf(dir);
+    const cases = [
+      { paths: ['knock-env.yaml'], path: /^knock-env\.yaml$/, owner: /\(owned by the account, committed on production\)/, hint: /^Change the account in production with knock-env/ },
+      { paths: ['environments/production/variables.yaml'], path: /^environments\/production\/variables\.yaml$/, owner: /\(owned by production\)/, hint: /^Change it in production with knock-env/ },
+      { paths: ['workflows/prod-alert'], path: /^workflows\/prod-alert\//, owner: /\(owned by production\)/, hint: /^Change it in production with knock-env/ },
+    ];
+    for (const { paths, path, owner, hint } of cases) {
+      const { clone, merge } = await mergeRestoring(dir, 'development', earlier, paths);
+      // Not a matter of role: the owner is refused as well as the demoted member.
+      for (const who of [{ remoteUser: 'mo@example.com' }, { remoteUser: ADA }]) {
+        const verdict = await offer(server, clone, ['development'], who);
+        expect(verdict.accepted, paths[0]).toBe(false);
+        const refusal = verdict.rejections.find((r) => r.commit === merge && path.test(r.path ?? ''));
+        expect(refusal, messages(verdict)).toBeDefined();
+        expect(refusal!.message).toMatch(/^merge \w+ into development gives \S+ /);
+        expect(refusal!.message).toMatch(owner);
+        expect(refusal!.message).toMatch(/content that is neither production's current content nor that of a commit made for production on top of its current head/);
+        expect(refusal!.environment).toBe('production');
+        expect(refusal!.hint).toMatch(hint);
+      }
+      // Pushed to every environment at once: refused all the same.
+      for (const env of ['staging', 'production']) await git(clone, 'branch', '-f', env, merge);
+      expect((await offer(server, clone, ['development', 'staging', 'production'])).accepted, paths[0]).toBe(false);
+    }
+  });
+
+  it('refuses to move an environment onto content its owner no longer has, when it is on the server already', async () => {
+    const dir = await project();
+    const as = () => coreOptionsFor(dir);
+    const before = (await rev(dir, 'production'))!;
+    await createKey({ ...as(), environment: 'staging', name: 'ci-old' });
+    const withKey = (await rev(dir, 'production'))!;
+    await revokeKey({ ...as(), name: 'ci-old' });
+    // A server whose development took the merge before this rule (development is not checked by a fast-forward of staging).
+    const { clone, merge } = await mergeRestoring(dir, 'development', withKey, ['knock-env.yaml']);
+    const server = await serverOf(dir);
+    await git(server, 'fetch', '-q', clone, '+refs/heads/*:refs/incoming/*');
+    await apply(server, clone, ['development']);
+    expect(before).not.toBe(withKey);
+    for (const env of ['staging', 'production']) await git(clone, 'branch', '-f', env, merge);
+    // Staging on its own; production with staging (the chain), where production's own update is the one refused.
+    for (const [env, names] of [['staging', ['staging']], ['production', ['staging', 'production']]] as const) {
+      const verdict = await offer(server, clone, [...names]);
+      expect(verdict.accepted).toBe(false);
+      const refusals = verdict.rejections.filter((r) => r.ref === `refs/heads/${env}`);
+      expect(refusals.map((r) => r.message)).toEqual([
+        `${env} would get knock-env.yaml (owned by the account, committed on production) with content that is neither production's current content nor that of a commit made for production on top of its current head; ${env} takes it only as production has it or is about to get it.`,
+      ]);
+      expect(refusals[0]).toMatchObject({ path: 'knock-env.yaml', environment: 'production' });
+      expect(refusals[0]!.hint).toMatch(/^Make the change in production with knock-env/);
+    }
+  });
+
+  it("takes an account change as production's pending commit, lowest first or all at once, needs the account role to bring it up, and not once production moved past it", async () => {
+    const dir = await project();
+    const as = () => coreOptionsFor(dir);
+    const server = await serverOf(dir);
+    const base = (await rev(dir, 'production'))!;
+    await createKey({ ...as(), environment: 'staging', name: 'ci-pending' });
+    const pending = (await rev(dir, 'production'))!;
+    // knock-env's client order: the merge-downs arrive first, production's own commit last.
+    await pushOneByOne(server, dir, ['development', 'staging']);
+    expect(await rev(server, 'refs/heads/production')).toBe(base);
+    // Moving production onto it, or promoting it from staging, is the account change itself: a member cannot.
+    const byMember = await offer(server, dir, ['production'], { remoteUser: 'mo@example.com' });
+    expect(messages(byMember)).toMatch(/You are mo@example\.com \(member\): you cannot move production onto a change of the account \(knock-env\.yaml\) in production/);
+    await git(dir, 'branch', '-f', 'production', 'staging');
+    expect(messages(await offer(server, dir, ['production'], { remoteUser: 'mo@example.com' }))).toMatch(/you cannot move production onto a change of the account/);
+    expect(messages(await offer(server, dir, ['production']))).toBe('');
+    await git(dir, 'branch', '-f', 'production', pending);
+
+    // The same state all at once, on a copy of the server: accepted for the owner.
+    const copy = `${await tempDir()}/copy.git`;
+    await git(server, 'clone', '-q', '--bare', server, copy);
+    expect(messages(await offer(copy, dir, ['development', 'staging', 'production']))).toBe('');
+
+    // Production moves past it instead: another account change, made on production as the server has it.
+    await git(dir, 'branch', '-f', 'production', base);
+    await changeMember({ ...as(), change: { action: 'add', email: 'pat@example.com', role: 'member' } });
+    await pushOneByOne(server, dir, ['development', 'staging', 'production']);
+    expect(await git(server, 'show', 'production:knock-env.yaml')).not.toMatch(/name: ci-pending/);
+    // The overtaken commit is in every branch's history but no longer pending: its knock-env.yaml does not come back.
+    const { clone } = await mergeRestoring(dir, 'development', pending, ['knock-env.yaml']);
+    expect(messages(await offer(server, clone, ['development']))).toMatch(/gives knock-env\.yaml \(owned by the account, committed on production\) content that is neither production's current content/);
   });
 });
 

@@ -3,7 +3,7 @@ import { isKnockEnvError } from '../errors.js';
 import { CLOCK_SKEW_SECONDS, isAncestor, parseTrailers, readCommit, type ParsedCommit } from '../git/commit.js';
 import { EMPTY_TREE_OID, readObject, type GitStore } from '../git/objects.js';
 import { readRef } from '../git/refs.js';
-import { diffTrees, entryAt, isTreeMode, type TreeDifference } from '../git/tree.js';
+import { diffTrees, entryAt, isTreeMode, type TreeDifference, type TreeEntry } from '../git/tree.js';
 import { ACCOUNT, OwnershipJudge } from '../ownership.js';
 import { AUDIT_REF, branchRef, environmentSlugs, HIGHEST_ENVIRONMENT, loadConfigAt, type Project } from '../project.js';
 import { CONFIG_FILE, ENVIRONMENTS_DIR, resourceOfPath, resourceRef, type ResourceKind } from '../resources.js';
@@ -194,6 +194,12 @@ class PushCheck {
   private readonly validated = new Map<string, Promise<ValidationIssue[]>>();
   /** Environment branches as they are on the server before the push (from the current account). */
   private readonly before = new Map<string, string>();
+  /** Every ref on the server before the push. */
+  private refsBefore = new Map<string, string>();
+  /** Where the push moves branches (deletions left out: they are refused). */
+  private readonly pushed = new Map<string, string>();
+  private readonly pending = new Map<string, Promise<ParsedCommit[]>>();
+  private readonly updateChanges = new Map<string, Promise<Change[]>>();
   /** Environments, lowest first, after the push (the account as the pushed production head has it, when it keeps every environment in order). */
   private order: string[] = [];
   private envSet = new Set<string>();
@@ -242,6 +248,8 @@ class PushCheck {
   async run(): Promise<void> {
     const beforeSlugs = environmentSlugs(this.config);
     const refs = await listRefs(this.store);
+    this.refsBefore = refs;
+    for (const update of this.updates) if (update.new !== null) this.pushed.set(update.ref, update.new);
     for (const env of beforeSlugs) {
       const oid = refs.get(branchRef(env));
       if (oid !== undefined) this.before.set(env, oid);
@@ -278,6 +286,7 @@ class PushCheck {
     if (envUpdates.length === 0) return;
     await this.judgeNewCommits(envUpdates);
     for (const update of envUpdates) await this.checkPromotion(update);
+    for (const update of envUpdates) await this.checkOwnedContent(update);
     for (const update of envUpdates) await this.validateUpdate(update);
   }
 
@@ -695,14 +704,16 @@ class PushCheck {
   }
 
   /**
-   * A merge into `env` (parents: env's line, then what it merges) may take,
-   * in paths environments above `env` own, the content of its second parent
-   * (knock-env's merge-downs do just that); changes in paths `env` owns are
-   * judged as edits made in `env`; paths of lower environments stay as they were.
+   * A merge into `env` (parents: env's line, then what it merges) may give
+   * paths environments above `env` own only their owner's content (see
+   * ownersContent: knock-env's merge-downs bring down just that); changes in
+   * paths `env` owns are judged as edits made in `env`; paths of lower
+   * environments stay as they were.
    */
   private async judgeMerge(commit: ParsedCommit, ref: string, env: string): Promise<void> {
     const [line, merged] = [await this.load(commit.parents[0]!), await this.load(commit.parents[1]!)];
-    const environments = (await this.configAt(merged.oid)) ? await this.environmentsAt(merged.oid) : await this.environmentsAt(line.oid);
+    // The environments the merge ends up with (its knock-env.yaml, judged below when it changes), so an earlier account cannot hide one.
+    const environments = await this.environmentsAt((await this.configAt(commit.oid)) ? commit.oid : (await this.configAt(merged.oid)) ? merged.oid : line.oid);
     if (!environments.includes(env)) {
       this.reject({ ref, commit: commit.oid, environment: env, message: `merge ${shortOid(commit.oid)} is made for environment "${env}", which ${CONFIG_FILE} does not list.`, hint: 'Merge into an existing environment.' });
       return;
@@ -715,16 +726,19 @@ class PushCheck {
       const owner = await judge.ownerOf(change.path);
       const rank = judge.rank(owner);
       if (rank > position) {
-        const there = await entryAt(this.store, merged.tree, change.path);
-        const same = change.newOid === undefined ? there === null || isTreeMode(there.mode) : there !== null && there.oid === change.newOid;
-        if (!same) {
+        const holder = owner === ACCOUNT ? HIGHEST_ENVIRONMENT : owner;
+        if (!(await this.ownersContent({ path: change.path, owner: holder, env, environments, content: contentOf(change), tip: merged.oid }))) {
+          const named = owner === ACCOUNT ? `the account, committed on ${HIGHEST_ENVIRONMENT}` : owner;
           this.reject({
             ref,
             commit: commit.oid,
             path: change.path,
-            environment: owner === ACCOUNT ? HIGHEST_ENVIRONMENT : owner,
-            message: `merge ${shortOid(commit.oid)} into ${env} gives ${change.path} (owned by ${owner === ACCOUNT ? 'the account' : owner}) content that is in neither parent's ${owner === ACCOUNT ? 'account' : owner} version; a merge may only take it from above as it is.`,
-            hint: `Change it in ${owner === ACCOUNT ? HIGHEST_ENVIRONMENT : owner} and let knock-env merge it down.`,
+            environment: holder,
+            message: `merge ${shortOid(commit.oid)} into ${env} gives ${change.path} (owned by ${named}) content that is neither ${holder}'s current content nor that of a commit made for ${holder} on top of its current head; a merge may only bring down what ${holder} has or is about to get, never an earlier state.`,
+            hint:
+              owner === ACCOUNT
+                ? `Change the account in ${HIGHEST_ENVIRONMENT} with knock-env (\`knock-env members\`, \`keys\`, \`settings\`), which merges it down; to merge by hand, merge ${HIGHEST_ENVIRONMENT}'s current head.`
+                : `Change it in ${holder} with knock-env, which merges it down; to merge by hand, merge ${holder}'s current head.`,
           });
         }
       } else if (owner === env || (owner === ACCOUNT && rank === position)) {
@@ -765,12 +779,154 @@ class PushCheck {
     if (promoted) this.requireRole(update.ref, update.new, 'promote', update.env, 'promote');
   }
 
-  /** Every workflow, guide, environment file and knock-env.yaml an update changes must be valid. */
-  private async validateUpdate(update: EnvUpdate): Promise<void> {
+  /**
+   * What an update brings onto an environment in paths that environment or a
+   * higher one owns must be its owner's content (see ownersContent), whether
+   * the update is a commit, a merge-down arriving or a promotion: content its
+   * owner no longer has never comes back by a fast-forward. Moving a branch
+   * onto a change of knock-env.yaml needs what the change itself needs, unless
+   * the account on the server already reads so.
+   */
+  private async checkOwnedContent(update: EnvUpdate): Promise<void> {
     const base = update.old ?? this.nearestHead(update.env);
     const from = base === null ? null : (await this.load(base)).tree;
     const to = (await this.load(update.new)).tree;
-    const changes = await diffTrees(this.store, from, to);
+    let environments = await this.environmentsAt(update.new);
+    if (!environments.includes(update.env)) environments = this.order;
+    const position = environments.indexOf(update.env);
+    if (position < 0) return;
+    const judge = new OwnershipJudge(this.store, environments, from === null ? [to] : [from, to]);
+    for (const change of await this.changesOf(update)) {
+      const owner = await judge.ownerOf(change.path);
+      if (judge.rank(owner) < position) continue;
+      const holder = owner === ACCOUNT ? HIGHEST_ENVIRONMENT : owner;
+      if (owner === ACCOUNT) {
+        const current = this.headBefore(HIGHEST_ENVIRONMENT);
+        const now = current === undefined ? null : await entryAt(this.store, (await this.load(current)).tree, CONFIG_FILE);
+        if (!sameContent(now, contentOf(change))) {
+          this.requireRole(update.ref, update.new, 'manage-account', HIGHEST_ENVIRONMENT, `move ${update.env} onto a change of the account (${CONFIG_FILE})`);
+        }
+      }
+      if (await this.ownersContent({ path: change.path, owner: holder, env: update.env, environments, content: contentOf(change), tip: update.new })) continue;
+      // A commit of this push that gave it that content is refused already, with the reason.
+      if (this.rejections.some((r) => r.ref === update.ref && r.path === change.path)) continue;
+      const named = owner === ACCOUNT ? `the account, committed on ${HIGHEST_ENVIRONMENT}` : holder;
+      this.reject({
+        ref: update.ref,
+        commit: update.new,
+        path: change.path,
+        environment: holder,
+        message: `${update.env} would get ${change.path} (owned by ${named}) with content that is neither ${holder}'s current content nor that of a commit made for ${holder} on top of its current head; ${update.env} takes it only as ${holder} has it or is about to get it.`,
+        hint: `Make the change in ${holder} with knock-env (it merges it down into the lower environments), fetch, and promote again; content ${holder} no longer has never comes back by a promotion.`,
+      });
+    }
+  }
+
+  /**
+   * Whether `content` (null: no file) is what the owner of `path` gives it:
+   * the content of the owner's branch after the push (when the owner is not
+   * the environment being judged), or the content of a commit reachable from
+   * `tip` that was made for the owner (its Knock-Env-Environment trailer, or
+   * for a commit new to the server the environment it was judged for) and
+   * builds on the owner's current head: the owner's pending commits, which
+   * knock-env's client pushes after the lower environments they are merged
+   * down into. An earlier state of the owner is an ancestor of its head, not
+   * a descendant, so it never qualifies.
+   */
+  private async ownersContent(input: { path: string; owner: string; env: string; environments: string[]; content: FileContent | null; tip: string }): Promise<boolean> {
+    const { path, owner, env, content } = input;
+    if (owner !== env) {
+      const head = this.headAfter(owner);
+      if (head !== undefined && sameContent(await entryAt(this.store, (await this.load(head)).tree, path), content)) return true;
+    }
+    for (const commit of await this.pendingCommits(owner, this.anchorOf(owner, env, input.environments), input.tip)) {
+      if (sameContent(await entryAt(this.store, commit.tree, path), content)) return true;
+    }
+    return false;
+  }
+
+  /**
+   * The head the owner's pending commits must build on: for the environment
+   * being moved, its head before the push; for another, its head after the
+   * push. An environment without a branch yet (env create, pushed lowest
+   * first) is anchored at the head of the nearest environment below it that
+   * has one on the server.
+   */
+  private anchorOf(owner: string, env: string, environments: string[]): string | null {
+    const head = owner === env ? this.headBefore(owner) : this.headAfter(owner);
+    if (head !== undefined) return head;
+    for (let i = environments.indexOf(owner) - 1; i >= 0; i--) {
+      const below = this.headBefore(environments[i]!);
+      if (below !== undefined) return below;
+    }
+    return null;
+  }
+
+  private headBefore(env: string): string | undefined {
+    return this.refsBefore.get(branchRef(env));
+  }
+
+  private headAfter(env: string): string | undefined {
+    return this.pushed.get(branchRef(env)) ?? this.refsBefore.get(branchRef(env));
+  }
+
+  /** The environment a commit was made for: the one it was judged for when new in this push, else the one its trailer names. */
+  private madeFor(commit: ParsedCommit): string | null {
+    return this.landingEnv.get(commit.oid) ?? this.trailerEnvironment(commit);
+  }
+
+  /** Commits reachable from `tip`, made for `owner`, that descend from `anchor` (any, without one), newest first as found. */
+  private pendingCommits(owner: string, anchor: string | null, tip: string): Promise<ParsedCommit[]> {
+    const key = `${owner}\0${anchor ?? ''}\0${tip}`;
+    let found = this.pending.get(key);
+    if (!found) {
+      found = (async () => {
+        const between = await this.commitsFrom(tip, new Reachability(this.load, anchor === null ? [] : [anchor]));
+        if (anchor === null) return between.filter((c) => this.madeFor(c) === owner);
+        // Every commit between a descendant of the anchor and the anchor is itself outside the anchor's history, so `between` holds the whole path.
+        const inside = new Map(between.map((c) => [c.oid, c]));
+        const descends = new Map<string, boolean>();
+        for (const start of between) {
+          const stack: [ParsedCommit, boolean][] = [[start, false]];
+          while (stack.length > 0) {
+            const [commit, expanded] = stack.pop()!;
+            if (descends.has(commit.oid)) continue;
+            if (expanded) {
+              descends.set(commit.oid, commit.parents.some((p) => p === anchor || descends.get(p) === true));
+              continue;
+            }
+            stack.push([commit, true]);
+            for (const parent of commit.parents) {
+              const next = inside.get(parent);
+              if (next && !descends.has(parent)) stack.push([next, false]);
+            }
+          }
+        }
+        return between.filter((c) => descends.get(c.oid) === true && this.madeFor(c) === owner);
+      })();
+      this.pending.set(key, found);
+    }
+    return found;
+  }
+
+  /** The files an update changes, against its old head (for a new branch, the nearest environment's head). */
+  private changesOf(update: EnvUpdate): Promise<Change[]> {
+    let found = this.updateChanges.get(update.ref);
+    if (!found) {
+      found = (async () => {
+        const base = update.old ?? this.nearestHead(update.env);
+        const from = base === null ? null : (await this.load(base)).tree;
+        return diffTrees(this.store, from, (await this.load(update.new)).tree);
+      })();
+      this.updateChanges.set(update.ref, found);
+    }
+    return found;
+  }
+
+  /** Every workflow, guide, environment file and knock-env.yaml an update changes must be valid. */
+  private async validateUpdate(update: EnvUpdate): Promise<void> {
+    const to = (await this.load(update.new)).tree;
+    const changes = await this.changesOf(update);
     const environments = await this.environmentsAt(update.new);
     const folders = new Map<string, { kind: ResourceKind; key: string }>();
     const issues: ValidationIssue[] = [];
@@ -853,4 +1009,20 @@ function keepsOrder(before: string[], after: string[]): boolean {
     at = found;
   }
   return true;
+}
+
+/** A file's content as a tree has it; null where there is no file. */
+interface FileContent {
+  oid: string;
+  mode?: string;
+}
+
+function contentOf(change: Change): FileContent | null {
+  return change.newOid === undefined ? null : { oid: change.newOid, ...(change.newMode ? { mode: change.newMode } : {}) };
+}
+
+/** Whether a tree entry (a folder counting as no file) holds `content`. */
+function sameContent(entry: TreeEntry | null, content: FileContent | null): boolean {
+  if (entry === null || isTreeMode(entry.mode)) return content === null;
+  return content !== null && entry.oid === content.oid && (content.mode === undefined || entry.mode === content.mode);
 }
