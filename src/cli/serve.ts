@@ -1,4 +1,4 @@
-import { spawn } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import * as nodeFs from 'node:fs';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
@@ -26,7 +26,14 @@ export interface ServerOptions {
   log?: (line: string) => void;
   /** The git binary (default: "git" on PATH). */
   git?: string;
+  /** How long one request may run in git http-backend before it is stopped, in milliseconds (default: REQUEST_TIME_LIMIT_MS); time spent waiting for an earlier push does not count. */
+  timeLimitMs?: number;
 }
+
+/** The default time limit of one request in git http-backend: ten minutes. */
+export const REQUEST_TIME_LIMIT_MS = 10 * 60 * 1000;
+/** How much of git http-backend's error output is kept for the log. */
+const STDERR_LIMIT = 64 * 1024;
 
 export interface RunningServer {
   /** The URL to clone: http://<host>:<port>/<name>.git (http://<host>:<port>/ serves the same repository). */
@@ -141,8 +148,11 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     return account;
   };
 
+  const cgi: CgiContext = { git: options.git ?? 'git', timeLimitMs: options.timeLimitMs ?? REQUEST_TIME_LIMIT_MS, running: new Set(), ...(options.log ? { log: options.log } : {}) };
   let pushes: Promise<unknown> = Promise.resolve();
   const handle = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
+    // Watched from the start: a push waiting for its turn may lose its client before it runs.
+    const client = new ClientWatch(req, res);
     const credentials = basicCredentials(req);
     if (credentials === null) return unauthorized(res);
     const current = await loadAccount();
@@ -184,10 +194,11 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     if (typeof protocol === 'string' && visible === null) env.GIT_PROTOCOL = protocol;
     if (who.kind === 'member') env.REMOTE_USER = who.email;
     else env[PUSH_API_KEY_ENV] = credentials.password;
-    if (path !== '/git-receive-pack') return runCgi(options.git ?? 'git', env, req, res, options.log);
+    if (path !== '/git-receive-pack') return runCgi(cgi, env, req, res, client);
     // One push at a time: the hook judges the chain across branches against the refs as they are, which
-    // holds only if no other push moves a branch between its verdict and git's ref updates.
-    const turn = pushes.then(() => runCgi(options.git ?? 'git', env, req, res, options.log));
+    // holds only if no other push moves a branch between its verdict and git's ref updates. The time
+    // limit and the client watch make every turn end.
+    const turn = pushes.then(() => runCgi(cgi, env, req, res, client));
     pushes = turn.catch(() => undefined);
     await turn;
   };
@@ -217,30 +228,115 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     url: `http://${shown}:${port}/${name}.git`,
     host,
     port,
-    close: () =>
-      new Promise<void>((resolvePromise) => {
-        server.close(() => resolvePromise());
-        for (const socket of sockets) socket.destroy();
-      }),
+    close: async () => {
+      const exited = [...cgi.running].map((child) => new Promise<void>((resolvePromise) => (child.exitCode !== null || child.signalCode !== null ? resolvePromise() : child.once('exit', () => resolvePromise()))));
+      const closed = new Promise<void>((resolvePromise) => server.close(() => resolvePromise()));
+      for (const child of cgi.running) stopChild(child);
+      for (const socket of sockets) socket.destroy();
+      await Promise.all([closed, ...exited]);
+    },
   };
 }
 
-/** Runs `git http-backend` for one request: the request body on its stdin, its CGI response (headers, Status) relayed. */
-function runCgi(git: string, env: Record<string, string>, req: IncomingMessage, res: ServerResponse, log?: (line: string) => void): Promise<void> {
+interface CgiContext {
+  git: string;
+  timeLimitMs: number;
+  /** Every git http-backend running, so close() can stop them. */
+  running: Set<ChildProcess>;
+  log?: (line: string) => void;
+}
+
+/** Whether a request's client went away before its response was complete; `onGone` runs at once if it already has. */
+class ClientWatch {
+  private left = false;
+  private listeners: (() => void)[] = [];
+
+  constructor(
+    private readonly req: IncomingMessage,
+    private readonly res: ServerResponse,
+  ) {
+    res.once('close', () => {
+      if (res.writableFinished) return;
+      this.left = true;
+      for (const listener of this.listeners.splice(0)) listener();
+    });
+  }
+
+  get gone(): boolean {
+    // A request is also destroyed once its body has been read to the end; before that, only when its connection went.
+    return this.left || this.res.destroyed || (this.req.destroyed && !this.req.readableEnded);
+  }
+
+  onGone(listener: () => void): void {
+    if (this.gone) listener();
+    else this.listeners.push(listener);
+  }
+}
+
+/** How long a stopped git http-backend has to exit before it is killed outright. */
+const KILL_GRACE_MS = 5000;
+
+/** Stops a git http-backend and everything it started (receive-pack, the hook): its process group where there is one; SIGKILL if SIGTERM is not enough. */
+function stopChild(child: ChildProcess): void {
+  child.stdin?.destroy();
+  const exited = (): boolean => child.exitCode !== null || child.signalCode !== null;
+  const signal = (name: NodeJS.Signals): void => {
+    try {
+      if (process.platform !== 'win32' && child.pid !== undefined) process.kill(-child.pid, name);
+      else child.kill(name);
+    } catch {
+      child.kill(name);
+    }
+  };
+  if (exited()) return;
+  signal('SIGTERM');
+  setTimeout(() => {
+    if (!exited()) signal('SIGKILL');
+  }, KILL_GRACE_MS).unref();
+}
+
+/**
+ * Runs `git http-backend` for one request: the request body on its stdin, its
+ * CGI response (headers, Status) relayed. Nothing runs for a client that is
+ * gone already; one that goes away stops it, and so does the time limit (504
+ * when no answer has started, else the connection is cut).
+ */
+function runCgi(cgi: CgiContext, env: Record<string, string>, req: IncomingMessage, res: ServerResponse, client: ClientWatch): Promise<void> {
+  const { git, log } = cgi;
+  if (client.gone) return Promise.resolve();
   return new Promise<void>((resolvePromise) => {
-    const child = spawn(git, ['http-backend'], { env, stdio: ['pipe', 'pipe', 'pipe'] });
+    // Its own process group (POSIX), so stopping it stops receive-pack and the hook too.
+    const child = spawn(git, ['http-backend'], { env, stdio: ['pipe', 'pipe', 'pipe'], detached: process.platform !== 'win32' });
+    cgi.running.add(child);
     let head = Buffer.alloc(0);
     let headersDone = false;
+    let timedOut = false;
     const stderr: Buffer[] = [];
-    child.stderr.on('data', (chunk: Buffer) => stderr.push(chunk));
+    let stderrSize = 0;
+    const timer = setTimeout(() => {
+      timedOut = true;
+      log?.(`knock-env serve: git http-backend ran longer than ${cgi.timeLimitMs / 1000}s on ${env.REQUEST_METHOD} ${env.PATH_INFO}; stopped it.`);
+      stopChild(child);
+    }, cgi.timeLimitMs);
+    timer.unref();
+    child.stderr.on('data', (chunk: Buffer) => {
+      if (stderrSize >= STDERR_LIMIT) return;
+      const kept = chunk.subarray(0, STDERR_LIMIT - stderrSize);
+      stderr.push(kept);
+      stderrSize += kept.length;
+    });
     child.stdin.on('error', () => undefined);
     req.pipe(child.stdin);
     // A client that goes away mid-request leaves git waiting for input: stop it.
-    res.on('close', () => {
-      if (!res.writableFinished && child.exitCode === null) child.kill('SIGTERM');
-    });
+    client.onGone(() => stopChild(child));
+    // The answer's status and headers go out with its first bytes (or at the end), so a request stopped before then still gets a 504.
+    let answer: { status: number; reason: string | undefined; headers: Record<string, string> } | null = null;
+    const startAnswer = (): void => {
+      if (answer !== null && !res.headersSent) res.writeHead(answer.status, answer.reason, answer.headers);
+    };
     child.stdout.on('data', (chunk: Buffer) => {
       if (headersDone) {
+        startAnswer();
         res.write(chunk);
         return;
       }
@@ -270,23 +366,39 @@ function runCgi(git: string, env: Record<string, string>, req: IncomingMessage, 
           }
         } else headers[key] = value;
       }
-      res.writeHead(status, reason, headers);
+      answer = { status, reason, headers };
       const rest = head.subarray(end + separator);
-      if (rest.length > 0) res.write(rest);
+      if (rest.length > 0) {
+        startAnswer();
+        res.write(rest);
+      }
     });
+    const done = (): void => {
+      clearTimeout(timer);
+      cgi.running.delete(child);
+      resolvePromise();
+    };
     child.on('error', (error) => {
       log?.(`knock-env serve: cannot run ${git} http-backend: ${error.message}`);
       if (!res.headersSent) plain(res, 500, 'The server could not run git.');
       else res.end();
-      resolvePromise();
+      done();
     });
     child.on('close', (code) => {
-      if (code !== 0 && stderr.length > 0) log?.(`git http-backend: ${Buffer.concat(stderr).toString('utf8').trim()}`);
-      if (!headersDone) {
-        if (!res.headersSent) plain(res, 502, 'git http-backend gave no answer.');
+      if (code !== 0 && stderr.length > 0) log?.(`git http-backend: ${Buffer.concat(stderr).toString('utf8').trim()}${stderrSize >= STDERR_LIMIT ? ' [...]' : ''}`);
+      if (client.gone) {
+        done();
+        return;
       }
-      res.end();
-      resolvePromise();
+      if (timedOut && !res.headersSent) {
+        // The rest of the request body is never read: the connection cannot carry another request.
+        res.setHeader('Connection', 'close');
+        plain(res, 504, `git http-backend took longer than ${cgi.timeLimitMs / 1000}s on this request and was stopped.`);
+      } else if (timedOut) res.destroy(); // Part of an answer went out: cut it rather than end it as if complete.
+      else if (!headersDone && !res.headersSent) plain(res, 502, 'git http-backend gave no answer.');
+      else startAnswer();
+      if (!res.destroyed) res.end();
+      done();
     });
   });
 }
