@@ -27,6 +27,24 @@ afterAll(async () => {
   await server?.close();
 });
 
+/** `git clone` of a team server with credentials in the URL, then the remote URL without them (as a user's clone keeps it). */
+async function cloneWithoutStoredCredentials(team: TeamServer, urlWithCredentials: string, name: string): Promise<string> {
+  const root = await team.tempDir('knock-env-clone-');
+  const dir = join(root, name);
+  await git(root, 'clone', '-q', urlWithCredentials, dir);
+  await git(dir, 'remote', 'set-url', 'origin', team.url);
+  return dir;
+}
+
+/** A confirmation that holds an operation after it has fetched and planned, until released. */
+function heldConfirmation(): { confirm: () => Promise<boolean>; reached: Promise<void>; release: () => void } {
+  let release!: () => void;
+  let reach!: () => void;
+  const released = new Promise<void>((resolve) => (release = resolve));
+  const reached = new Promise<void>((resolve) => (reach = resolve));
+  return { confirm: async () => (reach(), await released, true), reached, release };
+}
+
 /** A clone of the team server with its remote URL free of credentials, environment branches set up by `pull`. */
 async function cloneAs(who: { name: string; email: string }): Promise<{ dir: string; options: ReturnType<typeof coreOptionsFor> & { remote: RemoteAccess } }> {
   const root = await server.tempDir('knock-env-clone-');
@@ -91,25 +109,14 @@ describe('a team sharing a remote', () => {
     await pullRemote(bob.options);
     const stagingBefore = await serverHead('staging');
 
-    let release!: () => void;
-    const paused = new Promise<void>((resolve) => (release = resolve));
-    let reachedConfirm!: () => void;
-    const atConfirm = new Promise<void>((resolve) => (reachedConfirm = resolve));
+    const held = heldConfirmation();
     // Ada's promotion stops at its confirmation, after it has fetched and planned...
-    const adas = promoteEnvironment({
-      ...ada.options,
-      environment: 'staging',
-      confirm: async () => {
-        reachedConfirm();
-        await paused;
-        return true;
-      },
-    });
-    await atConfirm;
+    const adas = promoteEnvironment({ ...ada.options, environment: 'staging', confirm: held.confirm });
+    await held.reached;
     // ...meanwhile Bob promotes staging; then Ada answers yes.
     const bobs = await promoteEnvironment({ ...bob.options, environment: 'staging' });
     expect(bobs.promoted).toBe(true);
-    release();
+    held.release();
     const error = await adas.then(
       () => null,
       (e: unknown) => e,
@@ -135,17 +142,14 @@ describe('a team sharing a remote', () => {
     await commitChanges({ ...ada.options, message: 'Add audit-race' });
     await promoteEnvironment({ ...ada.options, environment: 'staging' });
     await pullRemote(bob.options);
-    let release!: () => void;
-    const paused = new Promise<void>((resolve) => (release = resolve));
-    let reachedConfirm!: () => void;
-    const atConfirm = new Promise<void>((resolve) => (reachedConfirm = resolve));
+    const held = heldConfirmation();
     // Ada promotes production and waits at her confirmation; Bob meanwhile promotes staging (both append to the audit trail).
-    const adas = promoteEnvironment({ ...ada.options, environment: 'production', confirm: async () => (reachedConfirm(), await paused, true) });
-    await atConfirm;
+    const adas = promoteEnvironment({ ...ada.options, environment: 'production', confirm: held.confirm });
+    await held.reached;
     await addWorkflow(bob.dir, 'audit-race-two');
     await commitChanges({ ...bob.options, message: 'Add audit-race-two' });
     const bobs = await promoteEnvironment({ ...bob.options, environment: 'staging' });
-    release();
+    held.release();
     const adaResult = await adas;
     expect(adaResult.promoted).toBe(true);
     // Production moved (nobody else moved it); the audit trail holds Bob's event, then Ada's, as one line of history.
@@ -206,10 +210,7 @@ describe('a team sharing a remote', () => {
   }, 60_000);
 
   it('brings the working tree and index along when it completes an interrupted push of the checked-out branch', async () => {
-    const root = await server.tempDir('knock-env-resume-');
-    const dir = join(root, 'work');
-    await git(root, 'clone', '-q', server.urlFor(OWNER.email), dir);
-    await git(dir, 'remote', 'set-url', 'origin', server.url);
+    const dir = await cloneWithoutStoredCredentials(server, server.urlFor(OWNER.email), 'work');
     const { default: nodeHttp } = await import('isomorphic-git/http/node');
     let posts = 0;
     let failSecond = true;
@@ -235,10 +236,7 @@ describe('a team sharing a remote', () => {
   }, 60_000);
 
   it('keeps a commit whose push reached the server but whose answer was lost, and the next command finishes it', async () => {
-    const root = await server.tempDir('knock-env-lost-');
-    const dir = join(root, 'work');
-    await git(root, 'clone', '-q', server.urlFor(OWNER.email), dir);
-    await git(dir, 'remote', 'set-url', 'origin', server.url);
+    const dir = await cloneWithoutStoredCredentials(server, server.urlFor(OWNER.email), 'work');
     const { default: nodeHttp } = await import('isomorphic-git/http/node');
     let loseAnswer = true;
     const http = {
@@ -389,10 +387,7 @@ describe('every command that changes the account or an environment, against the 
   it('pushes each change (the hook accepts them all), keeping the chain and the local branches equal to the server', async () => {
     const team = await startTeamServer();
     try {
-      const root = await team.tempDir('knock-env-admin-');
-      const dir = join(root, 'admin');
-      await git(root, 'clone', '-q', team.urlFor(OWNER.email), dir);
-      await git(dir, 'remote', 'set-url', 'origin', team.url);
+      const dir = await cloneWithoutStoredCredentials(team, team.urlFor(OWNER.email), 'admin');
       const env = { KNOCK_ENV_GIT_USERNAME: OWNER.email, KNOCK_ENV_GIT_PASSWORD: team.tokens[OWNER.email]!, GIT_TERMINAL_PROMPT: '0' };
       const run = async (...args: string[]) => {
         const result = await cli(dir, args, { env });
@@ -428,11 +423,8 @@ describe('a CI job with an API key', () => {
     const ada = await cloneAs(OWNER);
     await addWorkflow(ada.dir, 'from-ci');
     const target = (await commitChanges({ ...ada.options, message: 'Add from-ci' })).commit;
-    const root = await server.tempDir('knock-env-ci-');
-    const dir = join(root, 'ci');
     const key = server.keys['ci-staging']!;
-    await git(root, 'clone', '-q', server.urlAs('ci', key), dir);
-    await git(dir, 'remote', 'set-url', 'origin', server.url);
+    const dir = await cloneWithoutStoredCredentials(server, server.urlAs('ci', key), 'ci');
     const env = { KNOCK_ENV_API_KEY: key, GIT_TERMINAL_PROMPT: '0' };
     expect((await cli(dir, ['pull'], { env })).exitCode).toBe(0);
     const promoted = await cli(dir, ['promote', 'staging', '--yes', '--json'], { env });

@@ -9,7 +9,7 @@ import { AUDIT_REF, branchRef, environmentSlugs, loadConfigAt, openProject, open
 import { followCheckedOutBranch } from '../ops/commit.js';
 import { commitsBetween } from '../ops/plan.js';
 import { shortOid, signatureOf, withRepositoryLock } from '../ops/shared.js';
-import { RemoteSession, redact, type RemoteAccess } from './transport.js';
+import { RemoteSession, hasCommit, redact, type RemoteAccess } from './transport.js';
 
 /** The audit trail's branch name (refs/heads/knock-env/audit). */
 export const AUDIT_BRANCH = AUDIT_REF.slice('refs/heads/'.length);
@@ -293,15 +293,6 @@ async function resume(project: Project, session: RemoteSession, options: CoreOpt
   await applyLocally(project, options, journal.moves, true);
   await deleteJournal(project, journal);
   return journal.moves;
-}
-
-async function hasCommit(store: GitStore, oid: string): Promise<boolean> {
-  try {
-    await readCommit(store, oid);
-    return true;
-  } catch {
-    return false;
-  }
 }
 
 /** Orders moves for publishing: environments lowest first, then the audit trail. */

@@ -94,7 +94,8 @@ async function* once(buffer: Buffer): AsyncGenerator<Uint8Array> {
   yield buffer;
 }
 
-async function hasCommit(store: GitStore, oid: string): Promise<boolean> {
+/** Whether the repository holds a commit (a remote's head it has not fetched, say, it does not). */
+export async function hasCommit(store: GitStore, oid: string): Promise<boolean> {
   try {
     await readCommit(store, oid);
     return true;
