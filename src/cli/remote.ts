@@ -60,9 +60,11 @@ export function remoteAccess(io: Io, gitdir: string | undefined): RemoteAccess |
     }
     return undefined;
   }
+  const seconds = Number(io.env.KNOCK_ENV_REMOTE_TIMEOUT);
   return {
     name,
     url,
+    ...(Number.isFinite(seconds) && seconds > 0 ? { timeoutMs: seconds * 1000 } : {}),
     credentials: (target) => credentialsFor(io, target),
     credentialsVerdict: (target, given, accepted) => (fromHelper.has(given) ? runCredential(io, accepted ? 'approve' : 'reject', target, given).then(() => undefined) : Promise.resolve()),
   };

@@ -504,3 +504,28 @@ describe('a plain bare repository', () => {
     }
   }, 60_000);
 });
+
+describe('a server that stops answering', () => {
+  it('makes the command give up after the time limit with a clear error, holding nothing', async () => {
+    const { createServer } = await import('node:net');
+    const sockets: import('node:net').Socket[] = [];
+    const silent = createServer((socket) => void sockets.push(socket));
+    await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve));
+    const port = (silent.address() as import('node:net').AddressInfo).port;
+    try {
+      const ada = await cloneAs(OWNER);
+      const url = `http://127.0.0.1:${port}/project.git`;
+      await git(ada.dir, 'remote', 'set-url', 'origin', url);
+      const started = Date.now();
+      const error = await fetchRemote({ ...ada.options, remote: { ...ada.options.remote, url, timeoutMs: 500 } }).then(() => null, (e: unknown) => e);
+      expect(isKnockEnvError(error, 'REMOTE_ERROR')).toBe(true);
+      expect((error as Error).message).toMatch(/timed out/i);
+      expect(Date.now() - started).toBeLessThan(10_000);
+      // The repository lock was released.
+      expect(await readFile(join(ada.dir, '.git/knock-env.lock')).then(() => 'held', () => 'free')).toBe('free');
+    } finally {
+      for (const socket of sockets) socket.destroy();
+      silent.close();
+    }
+  }, 60_000);
+});

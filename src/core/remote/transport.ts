@@ -26,6 +26,8 @@ export interface RemoteAccess {
   credentialsVerdict?: (url: string, credentials: RemoteCredentials, accepted: boolean) => Promise<void>;
   /** Lines the server sends while it works (its hooks' messages among them). */
   onMessage?: (line: string) => void;
+  /** How long a connection may stay silent before the command gives up (default 120 s). */
+  timeoutMs?: number;
 }
 
 export const ZERO_OID = '0'.repeat(40);
@@ -35,6 +37,7 @@ interface HttpRequest {
   method?: string;
   headers?: Record<string, string>;
   body?: Uint8Array[];
+  fetchOptions?: Record<string, unknown>;
 }
 interface HttpResponse {
   statusCode: number;
@@ -166,7 +169,12 @@ export class RemoteSession {
 
   private async http(): Promise<never> {
     const client = (this.remote.http ?? (await import('isomorphic-git/http/node')).default) as HttpClient;
-    return { request: async (request: HttpRequest) => withHeadAdvertised(request, await client.request(request)) } as never;
+    return { request: async (request: HttpRequest) => withHeadAdvertised(request, await client.request(this.timed(request))) } as never;
+  }
+
+  /** A request that gives up once its connection has been silent for the remote's time limit. */
+  private timed(request: HttpRequest): HttpRequest {
+    return { ...request, fetchOptions: { ...request.fetchOptions, timeout: this.remote.timeoutMs ?? 120_000 } };
   }
 
   trackingRef(branch: string): string {
@@ -251,7 +259,7 @@ export class RemoteSession {
       if (contentType) headers['content-type'] = contentType;
       if (path.startsWith('/git-receive-pack')) headers.accept = 'application/x-git-receive-pack-result';
       if (this.memo.given) headers.authorization = `Basic ${Buffer.from(`${this.memo.given.username}:${this.memo.given.password}`).toString('base64')}`;
-      const response = await client.request({ url, method, headers, ...(body ? { body: [body] } : {}) });
+      const response = await client.request(this.timed({ url, method, headers, ...(body ? { body: [body] } : {}) }));
       const chunks: Buffer[] = [];
       for await (const chunk of response.body ?? []) chunks.push(Buffer.from(chunk));
       if (response.statusCode === 401 && !this.memo.asked && !this.memo.refused) {
