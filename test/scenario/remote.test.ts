@@ -200,9 +200,15 @@ describe('a team sharing a remote', () => {
     const { remote: _remote, ...bobOffline } = bob.options;
     const offline = await promoteEnvironment({ ...bobOffline, environment: 'staging' });
     await promoteEnvironment({ ...ada.options, environment: 'production' });
+    const localTrail = await git(bob.dir, 'rev-parse', 'knock-env/audit');
     const pushed = await pushRemote(bob.options);
     expect(pushed.branches.find((b) => b.branch === 'knock-env/audit')?.relation).toBe('up-to-date');
-    expect(await git(bob.dir, 'rev-parse', 'knock-env/audit')).toBe(await serverHead('knock-env/audit'));
+    const serverTrail = await serverHead('knock-env/audit');
+    expect(await git(bob.dir, 'rev-parse', 'knock-env/audit')).toBe(serverTrail);
+    // Even a local trail left behind (its events already re-based onto the server's) adds nothing twice.
+    await git(bob.dir, 'update-ref', 'refs/heads/knock-env/audit', localTrail);
+    await pushRemote(bob.options);
+    expect(await serverHead('knock-env/audit')).toBe(serverTrail);
     await promoteEnvironment({ ...bob.options, environment: 'production' });
     const subject = await git(bob.dir, 'log', '-1', '--format=%s', offline.auditEvent!);
     const subjects = (await git(server.bare, 'log', '--format=%s', 'refs/heads/knock-env/audit')).split('\n');

@@ -1,6 +1,6 @@
 import type { CoreOptions } from '../context.js';
 import { KnockEnvError } from '../errors.js';
-import { isAncestor, readCommit, writeCommit } from '../git/commit.js';
+import { CLOCK_SKEW_SECONDS, isAncestor, readCommit, writeCommit, type ParsedCommit } from '../git/commit.js';
 import { readIfExists } from '../git/fs.js';
 import type { GitStore } from '../git/objects.js';
 import { currentBranch, readRef, updateRef } from '../git/refs.js';
@@ -134,10 +134,21 @@ async function fastForwardLocal(project: Project, options: CoreOptions, state: B
  * put one after the other, never merged). Returns the new head.
  */
 async function rebaseAudit(store: GitStore, base: string | null, local: string): Promise<string> {
-  const own = (await commitsBetween(store, base, local, Infinity)).reverse();
+  const own = await Promise.all((await commitsBetween(store, base, local, Infinity)).reverse().map((summary) => readCommit(store, summary.oid)));
+  if (own.length === 0) return base ?? local;
+  // An event the remote's trail already holds (a copy an earlier push re-based there) is not added twice.
+  const eventKey = (c: ParsedCommit) => `${c.author.name}\0${c.author.email}\0${c.author.timestamp}\0${c.message}`;
+  const oldest = Math.min(...own.map((c) => c.author.timestamp)) - CLOCK_SKEW_SECONDS;
+  const present = new Set<string>();
+  for (let oid = base; oid !== null; ) {
+    const commit = await readCommit(store, oid);
+    if (commit.author.timestamp < oldest) break;
+    present.add(eventKey(commit));
+    oid = commit.parents[0] ?? null;
+  }
   let head = base;
-  for (const summary of own) {
-    const commit = await readCommit(store, summary.oid);
+  for (const commit of own) {
+    if (present.has(eventKey(commit))) continue;
     head = await writeCommit(store, { tree: commit.tree, parents: head ? [head] : [], author: commit.author, committer: commit.committer, message: commit.message });
   }
   return head ?? local;
@@ -278,7 +289,16 @@ async function resume(project: Project, session: RemoteSession, options: CoreOpt
         move.new = await rebaseAudit(project, now, move.new);
         move.old = now;
       }
-      await pushOne(project, session, move);
+      try {
+        await pushOne(project, session, move);
+      } catch (error) {
+        if (!(error instanceof KnockEnvError && (error.code === 'REMOTE_REJECTED' || error.code === 'NOT_FAST_FORWARD'))) throw error;
+        throw new KnockEnvError('PUSH_INCOMPLETE', `An earlier push stopped midway, and ${session.remote.name} now refuses the rest of it (${move.branch}): ${error.message}`, {
+          hint: `The remote's chain still holds. To give that change up, delete ${project.gitdir}/${JOURNAL} and the refs under refs/knock-env/pending/ that keep its commits, then make the change again.`,
+          data: { journal },
+          cause: error,
+        });
+      }
       continue;
     }
     throw new KnockEnvError(
