@@ -415,13 +415,6 @@ export async function pushRemote(options: CoreOptions): Promise<SyncReport> {
   });
 }
 
-/** Completes an interrupted push, if one waits (for `doctor --fix`). */
-export async function completePendingPush(options: CoreOptions): Promise<PlannedPush[] | null> {
-  const remote = requireRemote(options);
-  const project = await openRepository(options);
-  return withRepositoryLock(project, options, async () => resume(project, new RemoteSession(project, remote), options));
-}
-
 /**
  * Runs an operation against the remote's current state: completes an
  * interrupted push, fetches, brings local branches forward to the remote's
