@@ -232,11 +232,11 @@ export class RemoteSession {
       const result = report.refs.get(ref);
       if (report.unpack !== 'ok' || !result?.ok) {
         const reason = result?.reason ?? (report.unpack !== 'ok' ? `unpack ${report.unpack || 'failed'}` : 'no report from the server');
-        throw Object.assign(new Error(reason), { code: 'GitPushError', data: { result: { refs: { [ref]: { ok: false, error: reason } } } } });
+        throw this.refusal(branch, expected, `${ref}: ${reason}`);
       }
       await writeLooseRef(this.store, this.trackingRef(branch), newOid);
     } catch (error) {
-      throw this.translate(error, 'push to', branch, expected);
+      throw this.translate(error, 'push to');
     }
   }
 
@@ -280,7 +280,29 @@ export class RemoteSession {
     }
   }
 
-  private translate(error: unknown, action: string, branch?: string, expected?: string | null): KnockEnvError {
+  /**
+   * What a refused ref update means, from the server's reason and messages: the branch moved
+   * (its compare-and-swap failed), another update holds its lock, or the server's rules refused it.
+   */
+  private refusal(branch: string, expected: string | null, reason: string): KnockEnvError {
+    const where = `${this.remote.name} (${redact(this.remote.url)})`;
+    const said = this.messages.filter((line) => !/^(Counting|Compressing|Writing|Total|Resolving|Unpacking)\b/.test(line));
+    const lines = [reason, ...said];
+    const moved = lines.map((l) => /is at ([0-9a-f]{40}) but expected/.exec(l)).find((m) => m !== null);
+    if (moved) return movedOnRemote(this.remote, branch, expected, moved[1]!);
+    if (lines.some((l) => /failed to lock|cannot lock ref|incorrect old value|stale info/i.test(l))) {
+      return new KnockEnvError('CONCURRENT_UPDATE', `${branch} on ${where} is being updated by someone else (the server could not lock it): ${lines.find((l) => /lock/i.test(l)) ?? reason}`, {
+        hint: 'Nothing was changed by this push. Run the command again in a moment.',
+        data: { branch, reasons: [reason], messages: said },
+      });
+    }
+    return new KnockEnvError('REMOTE_REJECTED', `${where} refused the update of ${branch}${said.length > 0 ? `:\n${said.map((l) => `  ${l}`).join('\n')}` : ` (${reason})`}`, {
+      hint: 'The server enforces the same rules as knock-env (fast-forwards, ownership, roles, valid resources); fix what it names and try again.',
+      data: { reasons: [reason], messages: said },
+    });
+  }
+
+  private translate(error: unknown, action: string): KnockEnvError {
     if (error instanceof KnockEnvError) return error;
     const e = error as { code?: string; message?: string; data?: Record<string, unknown> };
     const where = `${this.remote.name} (${redact(this.remote.url)})`;
@@ -302,33 +324,6 @@ export class RemoteSession {
       return new KnockEnvError('REMOTE_ERROR', `${where} answered HTTP ${status} ${String(e.data?.statusMessage ?? '')}`.trim() + '.', {
         hint: 'Check the remote URL (`git remote -v`) and that the server is running; or pass --offline to work locally and `knock-env push` later.',
         data: { status },
-        cause: error,
-      });
-    }
-    if (e.code === 'GitPushError') {
-      const result = e.data?.result as { refs?: Record<string, { ok: boolean; error?: string }> } | undefined;
-      const reasons = Object.entries(result?.refs ?? {})
-        .filter(([, r]) => !r.ok)
-        .map(([ref, r]) => `${ref}: ${r.error ?? 'rejected'}`);
-      const said = this.messages.filter((line) => !/^(Counting|Compressing|Writing|Total|Resolving|Unpacking)\b/.test(line));
-      const lines = [...reasons, ...said];
-      const moved = lines.map((l) => /is at ([0-9a-f]{40}) but expected/.exec(l)).find((m) => m !== null);
-      if (moved && branch !== undefined) return movedOnRemote(this.remote, branch, expected ?? null, moved[1]!);
-      if (branch !== undefined && lines.some((l) => /failed to lock|cannot lock ref|incorrect old value|stale info/i.test(l))) {
-        return new KnockEnvError('CONCURRENT_UPDATE', `${branch} on ${where} is being updated by someone else (the server could not lock it): ${lines.find((l) => /lock/i.test(l)) ?? reasons.join('; ')}`, {
-          hint: 'Nothing was changed by this push. Run the command again in a moment.',
-          data: { branch, reasons, messages: said },
-        });
-      }
-      return new KnockEnvError('REMOTE_REJECTED', `${where} refused the update of ${branch ?? 'a branch'}${said.length > 0 ? `:\n${said.map((l) => `  ${l}`).join('\n')}` : ` (${reasons.join('; ')})`}`, {
-        hint: 'The server enforces the same rules as knock-env (fast-forwards, ownership, roles, valid resources); fix what it names and try again.',
-        data: { reasons, messages: said },
-        cause: error,
-      });
-    }
-    if (e.code === 'PushRejectedError') {
-      return new KnockEnvError('NOT_FAST_FORWARD', `The update of ${branch ?? 'a branch'} on ${where} would not be a fast-forward.`, {
-        hint: 'Run `knock-env pull` and check the chain with `knock-env doctor`.',
         cause: error,
       });
     }
