@@ -1,6 +1,8 @@
 import type { ChalkInstance } from 'chalk';
 import type { ChangePlan, CommitSummary, ResourcePlan } from '../core/ops/plan.js';
 import type { ValidationIssue } from '../core/validate/types.js';
+import { keyProblem } from '../core/keys.js';
+import { line, type Io } from './io.js';
 
 export function issueLocation(issue: ValidationIssue): string {
   const where = issue.line !== undefined ? `${issue.file}:${issue.line}:${issue.column ?? 1}` : issue.file;
@@ -51,4 +53,24 @@ export function formatCommits(commits: CommitSummary[], c: ChalkInstance, max = 
 export function planCounts(plan: ChangePlan): Record<'added' | 'modified' | 'deleted', number> {
   const count = (s: string) => plan.resources.filter((r) => r.status === s).length;
   return { added: count('added'), modified: count('modified'), deleted: count('deleted') };
+}
+
+/**
+ * One line per resource an import or export handled (`done` or skipped, with
+ * the reason), and its notes below it; the kind starts at column `width`.
+ */
+export function printResourceReport(
+  io: Io,
+  resources: { kind: string; key: string; status: string; reason?: string; notes: string[]; replaced?: boolean }[],
+  done: string,
+  width: number,
+): void {
+  const c = io.color;
+  for (const r of resources) {
+    // A name that is not a valid key is shown quoted: it may hold control characters.
+    const name = keyProblem(r.key) === null ? r.key : JSON.stringify(r.key);
+    if (r.status === done) line(io.out, `${c.green(done)}${' '.repeat(width - done.length)}${r.kind} ${c.bold(name)}${r.replaced ? c.dim(' (replaced)') : ''}`);
+    else line(io.out, `${c.red('skipped')}${' '.repeat(width - 'skipped'.length)}${r.kind} ${c.bold(name)}: ${r.reason ?? ''}`);
+    for (const note of r.notes) line(io.out, c.dim(`${' '.repeat(width)}note: ${note}`));
+  }
 }

@@ -1,7 +1,7 @@
 import { exportEnvironment } from '../../core/ops/export.js';
-import { keyProblem } from '../../core/keys.js';
 import { readerOptions } from '../context.js';
 import { EXIT } from '../exit-codes.js';
+import { printResourceReport } from '../format.js';
 import { line, writeJson, type Io } from '../io.js';
 
 export async function runExport(io: Io, target: string, opts: { env?: string; json?: boolean; force?: boolean }): Promise<number> {
@@ -18,12 +18,7 @@ export async function runExport(io: Io, target: string, opts: { env?: string; js
     return code;
   }
   const c = io.color;
-  for (const r of result.resources) {
-    const name = keyProblem(r.key) === null ? r.key : JSON.stringify(r.key);
-    if (r.status === 'exported') line(io.out, `${c.green('exported')}  ${r.kind} ${c.bold(name)}`);
-    else line(io.out, `${c.red('skipped')}   ${r.kind} ${c.bold(name)}: ${r.reason ?? ''}`);
-    for (const note of r.notes) line(io.out, c.dim(`          note: ${note}`));
-  }
+  printResourceReport(io, result.resources, 'exported', 10);
   line(
     io.err,
     `${result.skipped > 0 ? c.yellow('!') : c.green('✔')} ${result.exported} exported from ${c.bold(result.environment)} at ${c.yellow(result.commit.slice(0, 7))} to ${result.target}${result.skipped > 0 ? `, ${result.skipped} skipped` : ''}.`,

@@ -1,9 +1,9 @@
 import { existsSync } from 'node:fs';
-import { keyProblem } from '../../core/keys.js';
 import { PROJECT_SCHEMAS_DIR } from '../../core/knock-format/import.js';
 import { importKnockDirectory } from '../../core/ops/import.js';
 import { fs } from '../context.js';
 import { EXIT } from '../exit-codes.js';
+import { printResourceReport } from '../format.js';
 import { line, writeJson, type Io } from '../io.js';
 
 /**
@@ -25,13 +25,8 @@ export async function runImport(io: Io, source: string, opts: { json?: boolean; 
     return code;
   }
   const c = io.color;
-  for (const r of result.resources) {
-    // A name that is not a valid key is shown quoted: it may hold control characters.
-    const name = keyProblem(r.key) === null ? r.key : JSON.stringify(r.key);
-    if (r.status === 'imported') line(io.out, `${c.green('imported')}      ${r.kind} ${c.bold(name)}${r.replaced ? c.dim(' (replaced)') : ''}`);
-    else line(io.out, `${c.red('skipped')}       ${r.kind} ${c.bold(name)}: ${r.reason ?? ''}`);
-    for (const note of r.notes) line(io.out, c.dim(`              note: ${note}`));
-  }
+  // Columns line up with "not imported" below.
+  printResourceReport(io, result.resources, 'imported', 14);
   for (const other of result.notImported) line(io.out, `${c.yellow('not imported')}  ${JSON.stringify(other.path).slice(1, -1)}: ${other.reason}`);
   const summary = `${result.imported} imported into the working tree${result.skipped > 0 ? `, ${result.skipped} skipped` : ''}`;
   line(io.err, `${result.skipped > 0 ? c.yellow('!') : c.green('✔')} ${summary}.`);
