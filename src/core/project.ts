@@ -4,7 +4,7 @@ import { KnockEnvError } from './errors.js';
 import { readIfExists } from './git/fs.js';
 import { readCommit } from './git/commit.js';
 import { readObject, type GitStore } from './git/objects.js';
-import { currentBranch, readRef } from './git/refs.js';
+import { currentBranch, listRefs, readRef } from './git/refs.js';
 import { attachTransaction } from './git/transaction.js';
 import { entryAt } from './git/tree.js';
 import { CONFIG_FILE } from './resources.js';
@@ -73,10 +73,7 @@ export async function openRepository(options: Pick<CoreOptions, 'fs' | 'dir'>): 
 }
 
 async function hasRemoteTrackingBranch(store: GitStore, branch: string): Promise<boolean> {
-  const remotes = await store.fs.promises.readdir(`${store.gitdir}/refs/remotes`).catch(() => [] as string[]);
-  for (const remote of remotes) if ((await readRef(store, `refs/remotes/${remote}/${branch}`)) !== null) return true;
-  const packed = (await readIfExists(store.fs, `${store.gitdir}/packed-refs`))?.toString('utf8') ?? '';
-  return new RegExp(` refs/remotes/[^/\n]+/${branch}$`, 'm').test(packed);
+  return [...(await listRefs(store)).keys()].some((ref) => ref.startsWith('refs/remotes/') && ref.endsWith(`/${branch}`) && ref.split('/').length === 4);
 }
 
 /** A file's content at a commit, or null. */

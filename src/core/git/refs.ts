@@ -25,6 +25,39 @@ export async function readRef(store: GitStore, ref: string): Promise<string | nu
   return null;
 }
 
+/** Every ref with its value: loose refs below refs/ and packed-refs, loose ones winning. */
+export async function listRefs(store: GitStore): Promise<Map<string, string>> {
+  const refs = new Map<string, string>();
+  const packed = await readIfExists(store.fs, `${store.gitdir}/packed-refs`);
+  if (packed !== null) {
+    for (const line of packed.toString('utf8').split('\n')) {
+      const match = /^([0-9a-f]{40}) (refs\/\S+)$/.exec(line);
+      if (match) refs.set(match[2]!, match[1]!);
+    }
+  }
+  const walk = async (rel: string): Promise<void> => {
+    let names: string[];
+    try {
+      names = (await store.fs.promises.readdir(`${store.gitdir}/${rel}`)).map(String);
+    } catch (error) {
+      if (errnoCode(error) === 'ENOENT' || errnoCode(error) === 'ENOTDIR') return;
+      throw error;
+    }
+    for (const name of names) {
+      const path = `${rel}/${name}`;
+      const stat = await store.fs.promises.lstat(`${store.gitdir}/${path}`).catch(() => null);
+      if (stat === null) continue;
+      if (stat.isDirectory()) await walk(path);
+      else if (!name.endsWith('.lock')) {
+        const oid = await readRef(store, path);
+        if (oid !== null) refs.set(path, oid);
+      }
+    }
+  };
+  await walk('refs');
+  return refs;
+}
+
 /** The branch HEAD points at (e.g. "development"), or null when HEAD is detached. */
 export async function currentBranch(store: GitStore): Promise<string | null> {
   const head = await readIfExists(store.fs, `${store.gitdir}/HEAD`);

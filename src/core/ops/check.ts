@@ -1,9 +1,9 @@
 import type { CoreOptions } from '../context.js';
 import { KnockEnvError } from '../errors.js';
-import { errnoCode, readIfExists } from '../git/fs.js';
+import { readIfExists } from '../git/fs.js';
 import { readCommit, type ParsedCommit } from '../git/commit.js';
 import { readObject, type GitStore } from '../git/objects.js';
-import { currentBranch, readRef } from '../git/refs.js';
+import { currentBranch, listRefs, readRef } from '../git/refs.js';
 import { diffTrees, entryAt, isTreeMode, type TreeDifference } from '../git/tree.js';
 import { OwnershipJudge } from '../ownership.js';
 import { environmentSlugs, findGitdir, loadConfigAt, type Project } from '../project.js';
@@ -322,38 +322,6 @@ async function peelToCommit(store: GitStore, oid: string, name: string): Promise
   throw new KnockEnvError('USAGE', `${name} is a chain of tags too long to follow.`, { hint: 'Pass the commit id it points at.' });
 }
 
-/** Every ref with its value: loose refs below refs/ and packed-refs, loose ones winning. */
-export async function listRefs(store: GitStore): Promise<Map<string, string>> {
-  const refs = new Map<string, string>();
-  const packed = await readIfExists(store.fs, `${store.gitdir}/packed-refs`);
-  if (packed !== null) {
-    for (const line of packed.toString('utf8').split('\n')) {
-      const match = /^([0-9a-f]{40}) (refs\/\S+)$/.exec(line);
-      if (match) refs.set(match[2]!, match[1]!);
-    }
-  }
-  const walk = async (rel: string): Promise<void> => {
-    let names: string[];
-    try {
-      names = (await store.fs.promises.readdir(`${store.gitdir}/${rel}`)).map(String);
-    } catch (error) {
-      if (errnoCode(error) === 'ENOENT' || errnoCode(error) === 'ENOTDIR') return;
-      throw error;
-    }
-    for (const name of names) {
-      const path = `${rel}/${name}`;
-      const stat = await store.fs.promises.lstat(`${store.gitdir}/${path}`).catch(() => null);
-      if (stat === null) continue;
-      if (stat.isDirectory()) await walk(path);
-      else if (!name.endsWith('.lock')) {
-        const oid = await readRef(store, path);
-        if (oid !== null) refs.set(path, oid);
-      }
-    }
-  };
-  await walk('refs');
-  return refs;
-}
 
 /** The commit whose id starts with `prefix`, searched in the history of every ref and HEAD. */
 async function commitByPrefix(store: GitStore, prefix: string, name: string): Promise<string> {

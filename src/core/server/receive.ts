@@ -2,7 +2,7 @@ import { authenticate, authorize, type Capability, type Principal } from '../acc
 import { isKnockEnvError } from '../errors.js';
 import { CLOCK_SKEW_SECONDS, isAncestor, parseTrailers, readCommit, type ParsedCommit } from '../git/commit.js';
 import { EMPTY_TREE_OID, readObject, type GitStore } from '../git/objects.js';
-import { readRef } from '../git/refs.js';
+import { listRefs, readRef } from '../git/refs.js';
 import { diffTrees, entryAt, isTreeMode, type TreeDifference, type TreeEntry } from '../git/tree.js';
 import { ACCOUNT, OwnershipJudge } from '../ownership.js';
 import { AUDIT_REF, branchRef, environmentSlugs, HIGHEST_ENVIRONMENT, loadConfigAt, type Project } from '../project.js';
@@ -13,7 +13,6 @@ import { validateResource } from '../validate/resource.js';
 import { treeReader } from '../worktree.js';
 import type { ValidationIssue } from '../validate/types.js';
 import { originOf } from '../ops/analyse.js';
-import { listRefs } from '../ops/check.js';
 import { TRAILER, shortOid } from '../ops/shared.js';
 
 /**
