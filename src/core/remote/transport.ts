@@ -321,6 +321,13 @@ export class RemoteSession {
           cause: error,
         });
       }
+      if (status === 429) {
+        return new KnockEnvError('AUTH_FAILED', `${where} refuses logins from this address for now, after too many failed ones (HTTP 429); nothing was ${action === 'fetch from' ? 'fetched' : 'pushed'}.`, {
+          hint: 'Check the user name and token (or API key), wait a minute (the server blocks an address for 60 s at first, longer if it goes on), then run the command again.',
+          data: { status },
+          cause: error,
+        });
+      }
       return new KnockEnvError('REMOTE_ERROR', `${where} answered HTTP ${status} ${String(e.data?.statusMessage ?? '')}`.trim() + '.', {
         hint: 'Check the remote URL (`git remote -v`) and that the server is running; or pass --offline to work locally and `knock-env push` later.',
         data: { status },
