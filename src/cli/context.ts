@@ -10,7 +10,8 @@ import type { Io } from './io.js';
 
 export const fs: FileSystem = nodeFs as unknown as FileSystem;
 
-function isAlive(pid: number): boolean {
+/** Whether a process id is alive on this host (for taking over a lock its holder left behind). */
+export function isAlive(pid: number): boolean {
   try {
     process.kill(pid, 0);
     return true;

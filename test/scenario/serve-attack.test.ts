@@ -1,5 +1,8 @@
+import { readdir, readFile } from 'node:fs/promises';
 import { request } from 'node:http';
+import { execa } from 'execa';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { BIN, GIT_ENV } from '../helpers/repo.js';
 import { startTeamServer, type TeamServer } from '../helpers/server.js';
 
 /**
@@ -9,9 +12,11 @@ import { startTeamServer, type TeamServer } from '../helpers/server.js';
  */
 
 let server: TeamServer;
+/** Members whose tokens are issued at the same moment. */
+const CREW = Array.from({ length: 5 }, (_, i) => `crew${i + 1}@example.com`);
 
 beforeAll(async () => {
-  server = await startTeamServer({ members: [{ email: 'mo@example.com', role: 'member' }], staging: false, throttle: {} });
+  server = await startTeamServer({ members: [{ email: 'mo@example.com', role: 'member' }, ...CREW.map((email) => ({ email, role: 'member' as const }))], staging: false, throttle: {} });
 });
 
 afterAll(async () => {
@@ -67,4 +72,45 @@ describe('failed logins', () => {
     // API keys too: any user name, the secret as password.
     expect((await login('127.0.1.8', 'ci', 'kenv_not_a_key')).status).toBe(401);
   });
+});
+
+describe('server add-user', () => {
+  it('loses no token when several run at the same moment, while serve reads the credentials: every file a reader sees is whole', async () => {
+    const credentials = `${server.bare}/knock-env/credentials.json`;
+    const ada = server.tokens['ada@example.com']!;
+    let writing = true;
+    const reads = { http: 0, file: 0 };
+    const problems: string[] = [];
+    const reader = (async () => {
+      while (writing) {
+        const answer = await login('127.0.2.1', 'ada@example.com', ada);
+        if (answer.status !== 200) problems.push(`serve answered ${answer.status}`);
+        reads.http++;
+        try {
+          JSON.parse(await readFile(credentials, 'utf8'));
+        } catch (error) {
+          problems.push(`credentials.json: ${String(error)}`);
+        }
+        reads.file++;
+        await new Promise((resolvePromise) => setTimeout(resolvePromise, 20));
+      }
+    })();
+    try {
+      for (let round = 0; round < 3; round++) {
+        const runs = await Promise.all(CREW.map((email) => execa('node', [BIN, 'server', 'add-user', server.bare, email, '--json'], { env: GIT_ENV, reject: false })));
+        for (const run of runs) expect(run.exitCode, run.stderr).toBe(0);
+        const issued = runs.map((run) => JSON.parse(run.stdout) as { email: string; token: string });
+        for (const { email, token } of issued) expect((await login(`127.0.3.${round + 1}`, email, token)).status, `${email}'s token of round ${round}`).toBe(200);
+        const stored = JSON.parse(await readFile(credentials, 'utf8')) as { members: { email: string }[] };
+        expect(stored.members.map((m) => m.email).sort()).toEqual(['ada@example.com', 'mo@example.com', ...CREW].sort());
+      }
+    } finally {
+      writing = false;
+      await reader;
+    }
+    expect(problems).toEqual([]);
+    expect(reads.http).toBeGreaterThan(0);
+    // Nothing left behind: no lock, no temporary file.
+    expect((await readdir(`${server.bare}/knock-env`)).sort()).toEqual(['credentials.json']);
+  }, 60_000);
 });
