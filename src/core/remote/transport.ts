@@ -300,7 +300,13 @@ export class RemoteSession {
       const result = report.refs.get(ref);
       if (report.unpack !== 'ok' || !result?.ok) {
         const reason = result?.reason ?? (report.unpack !== 'ok' ? `unpack ${report.unpack || 'failed'}` : 'no report from the server');
-        throw this.refusal(branch, expected, `${ref}: ${reason}`);
+        const refused = this.refusal(branch, expected, `${ref}: ${reason}`);
+        // Judged against a branch someone moved after the advertisement: that is a concurrent update, not a verdict on this change.
+        if (refused.code === 'REMOTE_REJECTED') {
+          const now = await this.request('GET', '/info/refs?service=git-receive-pack').then((body) => parseAdvertisement(body).refs.get(ref) ?? null, () => expected);
+          if (now !== expected) throw movedOnRemote(this.remote, branch, expected, now);
+        }
+        throw refused;
       }
     } catch (error) {
       throw this.translate(error, 'push to');
