@@ -251,7 +251,7 @@ export async function installServer(options: InstallOptions): Promise<InstallRes
         'n=${GIT_CONFIG_COUNT:-0}',
         ...[...mapped].map(([key, email]) => `export "GIT_CONFIG_KEY_$n=${key}" "GIT_CONFIG_VALUE_$n=${email.replace(/["\\$`]/g, '\\$&')}"; n=$((n + 1))`),
         'export GIT_CONFIG_COUNT=$n',
-        'PATH=/usr/local/bin:/usr/bin:/bin:$PATH exec knock-env hook pre-receive',
+        'PATH=$PATH:/usr/local/bin:/usr/bin:/bin exec knock-env hook pre-receive',
         '',
       ].join('\n');
       const dockerText = `# The pre-receive hook environment for knock-env on GitHub Enterprise Server (a chroot: docker export of this image).\nFROM node:20-alpine\nRUN apk add --no-cache git && npm install -g knock-env@${options.version ?? 'latest'}\n`;
