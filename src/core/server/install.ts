@@ -98,6 +98,11 @@ function shellQuote(value: string): string {
   return `'${value.replace(/'/g, `'\\''`)}'`;
 }
 
+/** Text for inside a shell's double quotes. */
+function doubleQuoted(value: string): string {
+  return value.replace(/["\\$`]/g, '\\$&');
+}
+
 function hookText(node: string, script: string): string {
   return `#!/bin/sh\n${HOOK_MARKER} (written by \`knock-env server install\`; run that again to update it).\n# Judges every push against the rules of the knock-env project in this repository.\nexec ${shellQuote(node)} ${shellQuote(script)} hook pre-receive\n`;
 }
@@ -249,7 +254,7 @@ export async function installServer(options: InstallOptions): Promise<InstallRes
         '# Runs in the pre-receive hook environment built from the Dockerfile beside it; GITHUB_USER_LOGIN names the pusher.',
         '# GitHub logins mapped to members (knock-env.identity.github-enterprise.<login>), added to the git config the hook reads:',
         'n=${GIT_CONFIG_COUNT:-0}',
-        ...[...mapped].map(([key, email]) => `export "GIT_CONFIG_KEY_$n=${key}" "GIT_CONFIG_VALUE_$n=${email.replace(/["\\$`]/g, '\\$&')}"; n=$((n + 1))`),
+        ...[...mapped].filter(([key, email]) => !/[\r\n]/.test(key + email)).map(([key, email]) => `export "GIT_CONFIG_KEY_$n=${doubleQuoted(key)}" "GIT_CONFIG_VALUE_$n=${doubleQuoted(email)}"; n=$((n + 1))`),
         'export GIT_CONFIG_COUNT=$n',
         'PATH=$PATH:/usr/local/bin:/usr/bin:/bin exec knock-env hook pre-receive',
         '',
