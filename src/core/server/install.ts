@@ -154,6 +154,11 @@ export async function installServer(options: InstallOptions): Promise<InstallRes
   const { path, config } = await openServerRepository(fs, git, options.repository);
   const text = hookText(options.node, options.script);
   const base = { repository: path, forge: forge ?? null, config: {} as Record<string, string>, head: null as string | null };
+  /** Writes the hook file (refusing one knock-env did not write). */
+  const placeHook = async (hook: string, hint: string): Promise<{ hook: string; hookUpdated: boolean; files: string[] }> => {
+    await claimHookFile(fs, hook, hint);
+    return { hook, hookUpdated: await writeIfChanged(fs, hook, text, true), files: [hook] };
+  };
   const protect = `Keep ${config.environments.map((e) => e.slug).join(', ')} from being force-pushed or deleted in the forge's branch protection too (the hook refuses both anyway).`;
   switch (forge) {
     case undefined: {
@@ -163,18 +168,14 @@ export async function installServer(options: InstallOptions): Promise<InstallRes
           hint: `Unset it (\`git -C ${path} config --unset core.hooksPath\`) and run this again.`,
         });
       }
-      const hook = `${path}/hooks/pre-receive`;
-      await claimHookFile(fs, hook, 'Move it away (or fold it into another hook runner) and run this again; knock-env must be the pre-receive hook.');
-      const hookUpdated = await writeIfChanged(fs, hook, text, true);
+      const placed = await placeHook(`${path}/hooks/pre-receive`, 'Move it away (or fold it into another hook runner) and run this again; knock-env must be the pre-receive hook.');
       const settings: Record<string, string> = { 'receive.denyNonFastForwards': 'true', 'receive.denyDeletes': 'true', 'receive.fsckObjects': 'true' };
       for (const [key, value] of Object.entries(settings)) await gitConfig(git, path, key, value);
       const head = branchRef(LOWEST_ENVIRONMENT);
       if ((await git(['rev-parse', '--verify', '--quiet', head], path)).code === 0) await git(['symbolic-ref', 'HEAD', head], path);
       return {
         ...base,
-        hook,
-        hookUpdated,
-        files: [hook],
+        ...placed,
         config: settings,
         head: (await git(['symbolic-ref', 'HEAD'], path)).stdout,
         steps: [
@@ -184,14 +185,9 @@ export async function installServer(options: InstallOptions): Promise<InstallRes
       };
     }
     case 'gitlab': {
-      const hook = `${path}/custom_hooks/pre-receive.d/knock-env`;
-      await claimHookFile(fs, hook, 'Move it away and run this again; knock-env writes custom_hooks/pre-receive.d/knock-env.');
-      const hookUpdated = await writeIfChanged(fs, hook, text, true);
       return {
         ...base,
-        hook,
-        hookUpdated,
-        files: [hook],
+        ...(await placeHook(`${path}/custom_hooks/pre-receive.d/knock-env`, 'Move it away and run this again; knock-env writes custom_hooks/pre-receive.d/knock-env.')),
         steps: [
           `This is the repository's directory on the Gitaly server (Admin > Projects > the project: "Gitaly relative path"). Node.js 20 or later and knock-env must be installed there, at the paths the hook runs: ${options.node} ${options.script}.`,
           `On GitLab 15.11 and later, and always on Gitaly Cluster, hand the hooks to Gitaly instead of leaving them in place: tar -cf custom_hooks.tar -C ${shellQuote(path)} custom_hooks && cat custom_hooks.tar | sudo -u git -- /opt/gitlab/embedded/bin/gitaly hooks set --storage <storage> --repository <relative-path> --config /var/opt/gitlab/gitaly/config.toml`,
@@ -207,14 +203,9 @@ export async function installServer(options: InstallOptions): Promise<InstallRes
           hint: 'Give the path of the repository inside Gitea\'s repository root (e.g. /var/lib/gitea/data/gitea-repositories/<owner>/<name>.git); if its hooks are missing, run "Resynchronize git hooks of all repositories" in Site Administration, then run this again.',
         });
       }
-      const hook = `${path}/hooks/pre-receive.d/knock-env`;
-      await claimHookFile(fs, hook, 'Move it away and run this again; knock-env writes hooks/pre-receive.d/knock-env.');
-      const hookUpdated = await writeIfChanged(fs, hook, text, true);
       return {
         ...base,
-        hook,
-        hookUpdated,
-        files: [hook],
+        ...(await placeHook(`${path}/hooks/pre-receive.d/knock-env`, 'Move it away and run this again; knock-env writes hooks/pre-receive.d/knock-env.')),
         steps: [
           `Gitea runs every executable file in hooks/pre-receive.d/ (its own is pre-receive.d/gitea) and refuses the push when one fails; "Resynchronize git hooks" rewrites only Gitea's files, so this one stays. Run this as the user Gitea runs as (often git), with Node.js 20 or later on that machine.`,
           `Gitea gives the pusher's email (GITEA_PUSHER_EMAIL): a member whose Gitea email is their member email needs nothing more. For anyone else: ${mapStep('gitea', path, 'Gitea user name (GITEA_PUSHER_NAME)', 'alice')}`,
@@ -223,18 +214,13 @@ export async function installServer(options: InstallOptions): Promise<InstallRes
       };
     }
     case 'gitolite': {
-      const hook = `${path}/hooks/pre-receive`;
-      await claimHookFile(
-        fs,
-        hook,
+      const placed = await placeHook(
+        `${path}/hooks/pre-receive`,
         "Gitolite's repo-specific hooks own this repository's pre-receive: write knock-env's hook as one of them instead (see the README, \"gitolite\"), or drop the `option hook.pre-receive` lines for this repository and run this again.",
       );
-      const hookUpdated = await writeIfChanged(fs, hook, text, true);
       return {
         ...base,
-        hook,
-        hookUpdated,
-        files: [hook],
+        ...placed,
         steps: [
           "Gitolite's own checks stay in the update hook; knock-env judges the whole push in pre-receive (a VREF sees one ref at a time, so it cannot check the chain between environments). Run this as the gitolite hosting user, with Node.js 20 or later on that machine.",
           `If the repository uses gitolite's repo-specific hooks (option hook.pre-receive), gitolite replaces this file: copy it to $(gitolite query-rc LOCAL_CODE)/hooks/repo-specific/knock-env instead and list knock-env last in option hook.pre-receive (gitolite's hook driver returns the last hook's exit status).`,
