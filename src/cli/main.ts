@@ -347,6 +347,8 @@ export async function main(argv: string[], io: Io = createIo()): Promise<number>
       program.outputHelp();
       return EXIT.usage;
     }
+    const { finishInterruptedFirst } = await import('./recover.js');
+    await finishInterruptedFirst(io);
     await program.parseAsync(argv);
     return code;
   } catch (error) {
