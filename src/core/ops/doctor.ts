@@ -19,6 +19,7 @@ import { followCheckedOutBranch } from './commit.js';
 import { commitsBetween } from './plan.js';
 import { TRAILER, shortOid, signatureOf, withRepositoryLock } from './shared.js';
 import { pendingPush, withRemote, type PlannedPush } from '../remote/sync.js';
+import { crashFindings, interruptedOperation, repairCrash, type CrashFindingCode } from './doctor-crash.js';
 
 export type DoctorCheck = 'chain' | 'ownership' | 'schema' | 'audit';
 
@@ -46,7 +47,9 @@ export type FindingCode =
   /** A commit on an environment branch carries no Knock-Env-Operation trailer. */
   | 'untracked-commit'
   /** A push to the remote stopped between two branches; the remote's chain holds but the change is half published. */
-  | 'push-incomplete';
+  | 'push-incomplete'
+  /** What a crash or a plain-git hand left (operation-incomplete, promotion-unrecorded, index-behind, stale-lock): doctor-crash.ts. */
+  | CrashFindingCode;
 
 export interface DoctorFinding {
   check: DoctorCheck;
@@ -137,18 +140,23 @@ export async function diagnose(options: DoctorOptions): Promise<DoctorReport> {
     const who = authenticate(config, options.actor, options.apiKey);
     for (const env of everywhere) authorize(config, who, 'manage-account', env, 'repair environments');
   }
+  const now = options.now ? options.now() : new Date();
   if (!options.fix) {
-    const examined = await examine(project);
+    const examined = await examine(project, now);
     return reportOf(examined.snapshot, examined.findings, []);
   }
+  // Taking the lock finishes an interrupted operation: it is reported as fixed.
+  const interrupted = await interruptedOperation(project);
   return withRepositoryLock(project, options, async () => {
     // Examined under the lock, so the repairs start from the state they were planned on.
-    const before = await examine(project);
-    if (!before.findings.some((f) => f.fixable)) return reportOf(before.snapshot, before.findings, []);
+    const before = await examine(project, now);
+    if (interrupted) before.findings.unshift({ ...interrupted, fixed: true });
+    if (!before.findings.some((f) => f.fixable && f.fixed !== true)) return reportOf(before.snapshot, before.findings, []);
+    await repairCrash(project, before.snapshot.slugs, signatureOf(options));
     const repairs = await repairChain(project, before.snapshot, signatureOf(options));
-    const after = repairs.length > 0 ? await examine(project) : before;
+    const after = await examine(project, now);
     const remaining = new Set(after.findings.map(findingKey));
-    const findings: DoctorFinding[] = before.findings.map((f) => ({ ...f, fixed: !remaining.has(findingKey(f)) }));
+    const findings: DoctorFinding[] = before.findings.map((f) => ({ ...f, fixed: f.fixed === true || !remaining.has(findingKey(f)) }));
     const known = new Set(before.findings.map(findingKey));
     findings.push(...after.findings.filter((f) => !known.has(findingKey(f))));
     return reportOf(after.snapshot, findings, repairs);
@@ -172,7 +180,7 @@ function findingKey(f: DoctorFinding): string {
   return [f.check, f.code, f.environment ?? '', f.path ?? '', f.line ?? '', f.column ?? '', commit, f.check === 'schema' ? f.message : ''].join('\0');
 }
 
-async function examine(project: Project): Promise<Examination> {
+async function examine(project: Project, now: Date): Promise<Examination> {
   let slugs: string[];
   try {
     slugs = environmentSlugs(await loadConfig(project));
@@ -191,6 +199,7 @@ async function examine(project: Project): Promise<Examination> {
     ...(await checkOwnership(project, snapshot)),
     ...(await checkSchemas(project, snapshot)),
     ...(await checkAudit(project, snapshot)),
+    ...(await crashFindings(project, slugs, now)),
   ];
   const pending = await pendingPush(project);
   if (pending) findings.unshift(pushIncomplete(pending));
