@@ -9,7 +9,6 @@ import { diagnose } from '../../src/core/ops/doctor.js';
 import { createEnvironment } from '../../src/core/ops/environments.js';
 import { initProject } from '../../src/core/ops/init.js';
 import { promoteEnvironment } from '../../src/core/ops/promote.js';
-import { rollbackEnvironment } from '../../src/core/ops/rollback.js';
 import { scaffoldResource } from '../../src/core/ops/scaffold.js';
 import { setAccountSetting } from '../../src/core/ops/settings.js';
 import { assertChain, cli, coreOptionsFor, diskFs, git, tempDir } from '../helpers/repo.js';

@@ -38,7 +38,7 @@ export async function applyWorktreePlan(project: Project, plan: WorktreePlan, re
       await removeEmptyParents(project, path);
     } else {
       await fsp.mkdir(abs.slice(0, abs.lastIndexOf('/')), { recursive: true });
-      await fsp.writeFile(abs, (await readObject(project, file.oid)).content);
+      await replaceFile(project, abs, (await readObject(project, file.oid)).content);
     }
   }
   const index = await readIndex(project.fs, project.gitdir);
@@ -52,6 +52,26 @@ export async function applyWorktreePlan(project: Project, plan: WorktreePlan, re
   if (plan.stamp === undefined) return;
   const sorted = new Map([...entries].sort(([a], [b]) => compareNames(a, b)));
   await writeIndexStamp(project, plan.stamp ? indexStamp({ entries: sorted, conflicts: index.conflicts, mtimeNs: 0n }, plan.stamp.branch, plan.stamp.head) : null);
+}
+
+/**
+ * Writes a working-tree file whole or not at all: the content goes to a
+ * temporary file in the git directory (nothing stray in the working tree if
+ * the process dies), then is renamed over the file.
+ */
+async function replaceFile(project: Project, abs: string, content: Buffer): Promise<void> {
+  const fsp = project.fs.promises;
+  const tmp = `${project.gitdir}/knock-env/file-${Date.now().toString(36)}${Math.random().toString(36).slice(2)}`;
+  await fsp.mkdir(`${project.gitdir}/knock-env`, { recursive: true });
+  await fsp.writeFile(tmp, content);
+  try {
+    await fsp.rename(tmp, abs);
+  } catch (error) {
+    await fsp.unlink(tmp).catch(() => undefined);
+    // A git directory on another device than the working tree: write in place.
+    if (errnoCode(error) !== 'EXDEV') throw error;
+    await fsp.writeFile(abs, content);
+  }
 }
 
 async function removeEmptyParents(project: Project, path: string): Promise<void> {
