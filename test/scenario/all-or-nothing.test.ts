@@ -1,4 +1,4 @@
-import { cp, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { cp, mkdtemp, readFile, rm, utimes, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -184,5 +184,46 @@ describe('an operation stopped between two writes is finished by the next comman
     expect(await git(dir, 'log', '-1', '--format=%(trailers:key=Knock-Env-To,valueonly)', 'knock-env/audit')).toBe(staging);
     expect((await diagnose(coreOptionsFor(dir))).healthy).toBe(true);
     await sound(dir);
+  });
+});
+
+describe('doctor finds what a crash or a plain-git hand left', () => {
+  it('an index behind its branch (git status shows committed files as deleted), repaired by --fix', async () => {
+    const dir = await project();
+    await git(dir, 'rm', '-q', '--cached', 'workflows/first-flow/workflow.yaml');
+    expect(await git(dir, 'status', '--porcelain')).toMatch(/^D {2}workflows\/first-flow\/workflow\.yaml/m);
+    const report = await diagnose(coreOptionsFor(dir));
+    expect(report.findings.find((f) => f.code === 'index-behind')).toMatchObject({ environment: 'development', path: 'workflows/first-flow/workflow.yaml', fixable: true });
+    expect(report.healthy).toBe(false);
+    const fixed = await diagnose({ ...coreOptionsFor(dir), fix: true });
+    expect(fixed.findings.find((f) => f.code === 'index-behind')?.fixed).toBe(true);
+    await sound(dir);
+  });
+
+  it('a promotion in the reflog that the audit trail lacks, recorded by --fix', async () => {
+    const dir = await project();
+    const staging = await git(dir, 'rev-parse', 'staging');
+    // A hand that reset the audit trail past the last promotion.
+    await git(dir, 'branch', '-f', 'knock-env/audit', 'knock-env/audit~1');
+    const report = await diagnose(coreOptionsFor(dir));
+    expect(report.findings.find((f) => f.code === 'promotion-unrecorded')).toMatchObject({ environment: 'staging', commit: staging });
+    await diagnose({ ...coreOptionsFor(dir), fix: true });
+    expect(await git(dir, 'log', '-1', '--format=%(trailers:key=Knock-Env-To,valueonly)', 'knock-env/audit')).toBe(staging);
+    expect((await diagnose(coreOptionsFor(dir))).findings.map((f) => f.code)).not.toContain('promotion-unrecorded');
+  });
+
+  it('a stale index.lock or ref lock, and says how to clear it; a fresh one is not judged', async () => {
+    const dir = await project();
+    const now = Date.parse('2026-06-01T00:00:00Z');
+    const options = { ...coreOptionsFor(dir), now: () => new Date(now) };
+    await writeFile(`${dir}/.git/index.lock`, '');
+    await writeFile(`${dir}/.git/refs/heads/staging.lock`, '');
+    await utimes(`${dir}/.git/refs/heads/staging.lock`, new Date(now - 60_000), new Date(now - 60_000));
+    await utimes(`${dir}/.git/index.lock`, new Date(now - 3_600_000), new Date(now - 3_600_000));
+    const stale = (await diagnose(options)).findings.filter((f) => f.code === 'stale-lock');
+    expect(stale.map((f) => f.path)).toEqual(['.git/index.lock']);
+    expect(stale[0]!.hint).toContain(`rm ${dir}/.git/index.lock`);
+    await utimes(`${dir}/.git/refs/heads/staging.lock`, new Date(now - 3_600_000), new Date(now - 3_600_000));
+    expect((await diagnose(options)).findings.filter((f) => f.code === 'stale-lock').map((f) => f.path)).toEqual(['.git/index.lock', '.git/refs/heads/staging.lock']);
   });
 });
