@@ -370,3 +370,27 @@ export async function finishInterruptedOperation(store: GitStore, hooks: CommitH
   await land(store, journal, hooks, true);
   return { outcome: 'rolled-forward', refs, started: journal.started };
 }
+
+// ---------------------------------------------------------------- the push journal
+
+/** Where the remote layer remembers an interrupted multi-branch push until it is completed. */
+export const PUSH_JOURNAL = 'knock-env/push-journal.json';
+
+/** One branch of a recorded push: the remote's expected value and the new one. */
+export interface RecordedPush {
+  branch: string;
+  old: string | null;
+  new: string;
+}
+
+/** The branches of a push that stopped midway, or null (a local read: `doctor` reports it without the remote layer). */
+export async function readPendingPush(store: GitStore): Promise<RecordedPush[] | null> {
+  const raw = await readIfExists(store.fs, `${store.gitdir}/${PUSH_JOURNAL}`);
+  if (raw === null) return null;
+  try {
+    const moves = (JSON.parse(raw.toString('utf8')) as { moves?: RecordedPush[] }).moves;
+    return Array.isArray(moves) ? moves : null;
+  } catch {
+    return null;
+  }
+}

@@ -124,7 +124,6 @@ export function collectIssues(analysis: WorkingTreeAnalysis): ValidationIssue[] 
  * compare-and-swap; a commit above the lowest environment is merged down.
  */
 export async function commitChanges(options: CommitOptions): Promise<CommitResult> {
-  if (options.remote && !options.transaction) return (await import('../remote/sync.js')).withRemote(options, commitChanges);
   if (options.message.trim() === '') {
     throw new KnockEnvError('USAGE', 'The commit message is empty.', { hint: 'Pass one with -m "..."' });
   }

@@ -18,7 +18,7 @@ import { readAuditTrail, type AuditEvent } from './audit.js';
 import { followCheckedOutBranch } from './commit.js';
 import { commitsBetween } from './plan.js';
 import { TRAILER, shortOid, signatureOf, withRepositoryLock } from './shared.js';
-import { pendingPush, withRemote, type PlannedPush } from '../remote/sync.js';
+import { readPendingPush, type RecordedPush } from '../git/transaction.js';
 import { crashFindings, interruptedOperation, repairCrash, type CrashFindingCode } from './doctor-crash.js';
 
 export type DoctorCheck = 'chain' | 'ownership' | 'schema' | 'audit';
@@ -121,16 +121,6 @@ const OID = /^[0-9a-f]{40}$/;
  * reports which findings they resolved.
  */
 export async function diagnose(options: DoctorOptions): Promise<DoctorReport> {
-  if (options.fix && options.remote && !options.transaction) {
-    // Against a remote, --fix first completes an interrupted push, then repairs from the remote's state and pushes the repairs.
-    const pending = await pendingPush(await openProject(options));
-    const report = await withRemote(options, diagnose);
-    if (pending) {
-      report.findings.unshift({ ...pushIncomplete(pending), fixed: true });
-      report.fixed += 1;
-    }
-    return report;
-  }
   const project = await openProject(options);
   // Doctor reads every environment, and with --fix writes where repairs are needed.
   const config = await loadConfig(project);
@@ -201,12 +191,12 @@ async function examine(project: Project, now: Date): Promise<Examination> {
     ...(await checkAudit(project, snapshot)),
     ...(await crashFindings(project, slugs, now)),
   ];
-  const pending = await pendingPush(project);
+  const pending = await readPendingPush(project);
   if (pending) findings.unshift(pushIncomplete(pending));
   return { snapshot, findings };
 }
 
-function pushIncomplete(moves: PlannedPush[]): DoctorFinding {
+export function pushIncomplete(moves: RecordedPush[]): DoctorFinding {
   return {
     check: 'chain',
     code: 'push-incomplete',

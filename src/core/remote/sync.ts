@@ -4,10 +4,11 @@ import { CLOCK_SKEW_SECONDS, isAncestor, readCommit, writeCommit, type ParsedCom
 import { readIfExists } from '../git/fs.js';
 import type { GitStore } from '../git/objects.js';
 import { currentBranch, readRef, updateRef } from '../git/refs.js';
-import { RefTransaction, loadPlan, storePlan, type StoredPlan, type WorktreePlan } from '../git/transaction.js';
+import { PUSH_JOURNAL, RefTransaction, loadPlan, readPendingPush, storePlan, type StoredPlan, type WorktreePlan } from '../git/transaction.js';
 import { AUDIT_REF, branchRef, environmentSlugs, loadConfigAt, openProject, openRepository, HIGHEST_ENVIRONMENT, type Project } from '../project.js';
 import { followCheckedOutBranch } from '../ops/commit.js';
 import { commitsBetween } from '../ops/plan.js';
+import { diagnose, pushIncomplete, type DoctorOptions, type DoctorReport } from '../ops/doctor.js';
 import { shortOid, signatureOf, withRepositoryLock } from '../ops/shared.js';
 import { runLocalTransaction } from '../ops/transact.js';
 import { RemoteSession, hasCommit, redact, type RemoteAccess } from './transport.js';
@@ -16,7 +17,7 @@ import { RemoteSession, hasCommit, redact, type RemoteAccess } from './transport
 export const AUDIT_BRANCH = AUDIT_REF.slice('refs/heads/'.length);
 
 /** Where an interrupted multi-branch push is remembered until it is completed. */
-const JOURNAL = 'knock-env/push-journal.json';
+const JOURNAL = PUSH_JOURNAL;
 const PENDING = 'refs/knock-env/pending';
 
 function pendingRef(move: PlannedPush): string {
@@ -209,7 +210,7 @@ async function deleteJournal(project: Project, journal: Journal): Promise<void> 
 
 /** Whether an interrupted push waits to be completed (a local check: no network). */
 export async function pendingPush(project: Project): Promise<PlannedPush[] | null> {
-  return (await readJournal(project))?.moves ?? null;
+  return readPendingPush(project);
 }
 
 // ---------------------------------------------------------------- publishing
@@ -505,3 +506,18 @@ function branchNotPushed(remote: RemoteAccess, state: BranchState): KnockEnvErro
   });
 }
 
+
+/**
+ * `doctor`, and with `--fix` against a remote: completes an interrupted push
+ * first, then repairs from the remote's state and pushes the repairs.
+ */
+export async function diagnoseWithRemote(options: DoctorOptions): Promise<DoctorReport> {
+  if (!options.fix || !options.remote || options.transaction) return diagnose(options);
+  const pending = await pendingPush(await openProject(options));
+  const report = await withRemote(options, diagnose);
+  if (pending) {
+    report.findings.unshift({ ...pushIncomplete(pending), fixed: true });
+    report.fixed += 1;
+  }
+  return report;
+}
