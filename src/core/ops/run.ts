@@ -28,7 +28,8 @@ import { CHANNELS_DIR, isSecretReference, VARIABLES_FILE } from '../validate/env
 import { LIQUID_SETTINGS_STEP_TYPES } from '../validate/liquid.js';
 import { resolveReference, validateResource } from '../validate/resource.js';
 import type { SourceReader } from '../validate/types.js';
-import { decodeUtf8, parseYaml } from '../validate/yaml.js';
+import { decodeUtf8 } from '../validate/limits.js';
+import { parseYaml } from '../validate/yaml.js';
 import { treeReader, workingTreeReader } from '../worktree.js';
 import { environmentSettingsOf } from './environment-settings.js';
 

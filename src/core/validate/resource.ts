@@ -3,15 +3,9 @@ import { RESOURCE_TYPES, resourceRef, type ResourceKind } from '../resources.js'
 import { resourceLiquidIssues } from './liquid.js';
 import { schemaIssues, SCHEMA_NAMES, type SchemaName } from './schemas.js';
 import type { ResourceValidation, SourceReader, SpecialEntry, ValidationIssue } from './types.js';
-import {
-  decodeUtf8,
-  escapePointerSegment,
-  LIMITS,
-  parseYaml,
-  SourcePositions,
-  tooLargeIssue,
-  type Position,
-} from './yaml.js';
+import { decodeUtf8, LIMITS, tooLargeIssue } from './limits.js';
+import { escapePointerSegment, SourcePositions, type Position } from './positions.js';
+import { parseYaml } from './yaml.js';
 
 /** How deep `@` references may chain through JSON files. */
 const MAX_REFERENCE_DEPTH = 8;
