@@ -1,52 +1,8 @@
-import { mkdir, readFile, readdir, symlink, unlink, writeFile } from 'node:fs/promises';
+import { mkdir, symlink, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { main } from '../../src/cli/main.js';
-import { captureIo } from '../helpers/io.js';
-import { git, tempDir } from '../helpers/repo.js';
-
-const WORKFLOW = (body: string) =>
-  [
-    'name: Welcome',
-    'steps:',
-    '  - ref: email_1',
-    '    type: channel',
-    '    channel_key: email',
-    '    channel_type: email',
-    '    template:',
-    '      subject: Hello',
-    `      html_body@: ${body}`,
-    '',
-  ].join('\n');
-
-/** Runs the CLI in-process, as `knock-env <args>` in `dir`. */
-export async function knockEnv(dir: string, ...args: string[]): Promise<{ code: number; out: string; err: string }> {
-  const io = captureIo(dir, { KNOCK_ENV_NOW: '2026-02-03T10:00:00.000Z', GIT_AUTHOR_NAME: 'Ada Lovelace', GIT_AUTHOR_EMAIL: 'ada@example.com' });
-  const code = await main(['node', 'knock-env', ...args], io);
-  return { code, out: io.stdout(), err: io.stderr() };
-}
-
-async function projectWith(files: Record<string, string>): Promise<string> {
-  const dir = await tempDir('knock-env-hostile-');
-  await git(dir, 'init', '-q', '-b', 'development');
-  await git(dir, 'config', 'user.name', 'Ada Lovelace');
-  await git(dir, 'config', 'user.email', 'ada@example.com');
-  expect((await knockEnv(dir, 'init')).code).toBe(0);
-  for (const [path, content] of Object.entries(files)) {
-    await mkdir(join(dir, path, '..'), { recursive: true });
-    await writeFile(join(dir, path), content);
-  }
-  return dir;
-}
-
-/** Everything git and knock-env keep, to show that a refused command changed nothing. */
-async function snapshot(dir: string): Promise<string> {
-  const refs = await git(dir, 'for-each-ref', '--format=%(refname) %(objectname)');
-  const status = await git(dir, 'status', '--porcelain', '--untracked-files=all');
-  const cache = (await readdir(join(dir, '.git/knock-env')).catch(() => [] as string[])).filter((n) => n.startsWith('valid-'));
-  const verdicts = await Promise.all(cache.map((n) => readFile(join(dir, '.git/knock-env', n), 'utf8')));
-  return JSON.stringify({ refs, status, verdicts });
-}
+import { knockEnv, projectWith, snapshot, WORKFLOW } from '../helpers/project.js';
+import { git } from '../helpers/repo.js';
 
 describe('symbolic links inside resource folders', () => {
   it('refuses an @ path through a linked folder: validate, run --working-tree and commit, with nothing printed from outside', async () => {

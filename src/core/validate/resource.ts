@@ -3,7 +3,7 @@ import { RESOURCE_TYPES, resourceRef, type ResourceKind } from '../resources.js'
 import { resourceLiquidIssues } from './liquid.js';
 import { schemaIssues, SCHEMA_NAMES, type SchemaName } from './schemas.js';
 import type { ResourceValidation, SourceReader, SpecialEntry, ValidationIssue } from './types.js';
-import { decodeUtf8, LIMITS, tooLargeIssue } from './limits.js';
+import { decodeUtf8, jsonDepthExceeded, LIMITS, MAX_JSON_DEPTH, offsetPosition, tooLargeIssue } from './limits.js';
 import { escapePointerSegment, SourcePositions, type Position } from './positions.js';
 import { parseYaml } from './yaml.js';
 
@@ -277,6 +277,8 @@ class ReferenceChecker {
 
   /** A referenced JSON file: it must parse, and its own `@` fields resolve against its folder. */
   private async checkJson(text: string, file: string, depth: number): Promise<ValidationIssue[]> {
+    const tooDeep = jsonDepthExceeded(text);
+    if (tooDeep !== undefined) return [{ file, ...offsetPosition(text, tooDeep), code: 'json-syntax', message: `Arrays and objects nest more than ${MAX_JSON_DEPTH} levels deep.` }];
     let data: unknown;
     try {
       data = JSON.parse(text);

@@ -28,6 +28,8 @@ export type IssueCode =
   | 'symlink'
   /** An entry that is neither a regular file nor a folder: a submodule, a FIFO, a device. */
   | 'special-file'
+  /** A character YAML 1.2 excludes (NUL, ESC and other control characters). */
+  | 'control-character'
   /** A YAML tag (`!!js/function`, `!binary`, any `!name`): resource files hold plain data. */
   | 'yaml-tag';
 

@@ -1,4 +1,4 @@
-import { flowDepthExceeded, MAX_FLOW_DEPTH } from './limits.js';
+import { flowDepthExceeded, MAX_BLOCK_DEPTH, MAX_FLOW_DEPTH } from './limits.js';
 import { BAIL, doubleQuoted, INDICATORS, plainValue, resolvePlain, singleQuoted, SPACE, startsPlain, TAB } from './yaml-scalars.js';
 
 // ---------------------------------------------------------------------------
@@ -64,6 +64,10 @@ class FastParser {
     this.indents = new Array<number>(n);
     this.texts = new Array<string>(n);
     this.kinds = new Array<number>(n);
+    // Open indentation levels, counted as blockDepthExceeded counts them; the fast
+    // path accepts at most one compact indicator a line, so below the limit here
+    // the slow path would not refuse the text for its depth either.
+    const open: number[] = [];
     for (let i = 0; i < n; i++) {
       const line = raw[i] as string;
       let sp = 0;
@@ -82,6 +86,10 @@ class FastParser {
       }
       this.kinds[i] = c === 0x23 /* # */ ? IGNORABLE : CONTENT;
       this.texts[i] = sp === 0 ? line : line.slice(sp);
+      if (c !== 0x23) {
+        while (open.length > 0 && (open[open.length - 1] as number) >= sp) open.pop();
+        if (open.push(sp) >= MAX_BLOCK_DEPTH) throw BAIL;
+      }
     }
   }
 

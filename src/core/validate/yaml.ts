@@ -3,7 +3,8 @@
  * place: the fast parser (yaml-fast.ts) first, the `yaml` package when it gives up.
  */
 import { yamlLib } from '../yaml-lib.js';
-import { flowDepthExceeded, LIMITS, MAX_FLOW_DEPTH, yamlSizeIssue } from './limits.js';
+import type { Document } from 'yaml';
+import { blockDepthExceeded, describeCharacter, excludedCharacter, flowDepthExceeded, LIMITS, MAX_BLOCK_DEPTH, MAX_FLOW_DEPTH, offsetPosition, yamlSizeIssue } from './limits.js';
 import { SourcePositions } from './positions.js';
 import type { ValidationIssue } from './types.js';
 import { fastParseYaml, NOT_HANDLED } from './yaml-fast.js';
@@ -35,23 +36,10 @@ export function parseYaml(text: string, file: string): ParsedYaml {
 
 /** The `yaml` package's parse, with every error and its position. */
 export function slowParseYaml(text: string, file: string): ParsedYaml {
-  const tooDeep = flowDepthExceeded(text);
-  if (tooDeep !== undefined) {
+  const refused = textIssue(text, file);
+  if (refused !== undefined) {
     const positions = SourcePositions.of('');
-    const before = text.slice(0, tooDeep);
-    const line = before.split('\n').length;
-    return {
-      issues: [
-        {
-          file,
-          line,
-          column: tooDeep - before.lastIndexOf('\n'),
-          code: 'yaml-syntax',
-          message: `Flow collections ([...] and {...}) nest more than ${MAX_FLOW_DEPTH} levels deep.`,
-        },
-      ],
-      positions: () => positions,
-    };
+    return { issues: [refused], positions: () => positions };
   }
   const lines = new (yamlLib().LineCounter)();
   const doc = yamlLib().parseDocument(text, {
@@ -70,6 +58,7 @@ export function slowParseYaml(text: string, file: string): ParsedYaml {
       message: error.code === 'DUPLICATE_KEY' ? duplicateKeyMessage(error.pos[0], text) : error.message,
     };
   });
+  issues.push(...tagIssues(doc, file, text, positions));
   if (issues.length > 0) return { issues, positions: () => positions };
   try {
     const data: unknown = doc.toJS({ maxAliasCount: LIMITS.maxAliasCount });
@@ -91,6 +80,62 @@ export function slowParseYaml(text: string, file: string): ParsedYaml {
     }
     throw error;
   }
+}
+
+/**
+ * What makes a text unfit to hand to the `yaml` package at all: a character
+ * YAML excludes, or nesting deep enough to exhaust its stack or memory.
+ */
+function textIssue(text: string, file: string): ValidationIssue | undefined {
+  const excluded = excludedCharacter(text);
+  if (excluded !== undefined) {
+    return {
+      file,
+      ...offsetPosition(text, excluded),
+      code: 'control-character',
+      message: `The control character ${describeCharacter(text.charCodeAt(excluded))} is not allowed in YAML; remove it (inside a double-quoted string, write it as an escape such as \\u001b).`,
+    };
+  }
+  const flow = flowDepthExceeded(text);
+  if (flow !== undefined) {
+    return { file, ...offsetPosition(text, flow), code: 'yaml-syntax', message: `Flow collections ([...] and {...}) nest more than ${MAX_FLOW_DEPTH} levels deep.` };
+  }
+  const block = blockDepthExceeded(text);
+  if (block !== undefined) {
+    return { file, ...offsetPosition(text, block), code: 'yaml-syntax', message: `Block collections nest more than ${MAX_BLOCK_DEPTH} levels deep.` };
+  }
+  return undefined;
+}
+
+/** Tags of YAML 1.2's core schema: they only restate what the value already is. */
+const CORE_TAGS = new Set(['str', 'int', 'float', 'bool', 'null', 'map', 'seq'].map((name) => `tag:yaml.org,2002:${name}`));
+
+/**
+ * Every explicit tag outside the core schema (`!!js/function`, `!binary`,
+ * `!!binary`, `!anything`): the `yaml` package would drop an unknown one
+ * silently (or build a Buffer), and Knock knows none of them.
+ */
+function tagIssues(doc: Document.Parsed, file: string, text: string, positions: SourcePositions): ValidationIssue[] {
+  const issues: ValidationIssue[] = [];
+  yamlLib().visit(doc, {
+    Node(_key, node) {
+      const tag = node.tag;
+      if (tag === undefined || CORE_TAGS.has(tag)) return;
+      const start = node.range?.[0] ?? 0;
+      let bang = text.lastIndexOf('!', start);
+      while (bang > 0 && text[bang - 1] === '!') bang--;
+      const at = positions.offsetToPosition(bang >= 0 ? bang : start);
+      const shown = tag.startsWith('tag:yaml.org,2002:') ? `!!${tag.slice('tag:yaml.org,2002:'.length)}` : tag;
+      issues.push({
+        file,
+        line: at.line,
+        column: at.column,
+        code: 'yaml-tag',
+        message: `The YAML tag ${shown} is not supported: resource files hold plain data (strings, numbers, booleans, null, lists and mappings). Remove the tag.`,
+      });
+    },
+  });
+  return issues;
 }
 
 function duplicateKeyMessage(offset: number, text: string): string {
