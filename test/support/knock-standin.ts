@@ -61,6 +61,8 @@ export interface StandinOptions {
   environments?: string[];
   /** Environments where resources may be created directly (Knock's production write access). */
   directWrites?: string[];
+  /** The account's channels: a step naming another channel_key is refused (422), as Knock does. */
+  channels?: string[];
 }
 
 /** Faults to inject: each counter is consumed by the matching requests. */
@@ -94,6 +96,7 @@ export class KnockStandin {
   readonly token: string;
   readonly environments: string[];
   readonly directWrites: Set<string>;
+  readonly channels: Set<string> | null;
   readonly calls: StandinCall[] = [];
   faults: StandinFaults = {};
   private server: Server | null = null;
@@ -107,6 +110,7 @@ export class KnockStandin {
     this.token = options.token ?? 'sk_test_standin';
     this.environments = options.environments ?? ['development', 'staging', 'production'];
     this.directWrites = new Set(options.directWrites ?? []);
+    this.channels = options.channels ? new Set(options.channels) : null;
   }
 
   get url(): string {
@@ -280,7 +284,7 @@ export class KnockStandin {
   private upsert(kind: StandinKind, environment: string, key: string, body: unknown, query: Record<string, string>, annotate: boolean): Content {
     const content = (body as Record<string, unknown> | null)?.[kind];
     if (content === null || typeof content !== 'object' || Array.isArray(content)) throw invalid([{ field: kind, message: 'is required' }]);
-    const errors = validateContent(kind, content as Content);
+    const errors = validateContent(kind, content as Content, this.channels);
     if (errors.length > 0) throw invalid(errors);
     const bucket = this.bucket(environment, kind);
     const existing = bucket.get(key);
@@ -467,8 +471,8 @@ function stripSystem(content: Content): Content {
   return Object.fromEntries(Object.entries(structuredClone(content)).filter(([field]) => !SYSTEM_FIELDS.includes(field) && field !== '$schema'));
 }
 
-/** Knock's basic checks: a name, and for workflows steps with unique refs; for guides a channel and steps. */
-function validateContent(kind: StandinKind, content: Content): { field: string; message: string }[] {
+/** Knock's basic checks: a name, steps with unique refs on channels the account has; for guides a channel. */
+function validateContent(kind: StandinKind, content: Content, channels: Set<string> | null): { field: string; message: string }[] {
   const errors: { field: string; message: string }[] = [];
   if (typeof content.name !== 'string' || content.name.trim() === '') errors.push({ field: 'name', message: "can't be blank" });
   if (!Array.isArray(content.steps)) errors.push({ field: 'steps', message: 'must be a list' });
@@ -479,6 +483,8 @@ function validateContent(kind: StandinKind, content: Content): { field: string; 
       if (typeof ref !== 'string' || ref === '') errors.push({ field: `steps[${i}].ref`, message: "can't be blank" });
       else if (refs.has(ref)) errors.push({ field: `steps[${i}].ref`, message: `duplicate step ref "${ref}"` });
       else refs.add(ref);
+      const channel = (step as { channel_key?: unknown } | null)?.channel_key;
+      if (channels && typeof channel === 'string' && !channels.has(channel)) errors.push({ field: `steps[${i}].channel_key`, message: `channel "${channel}" does not exist` });
     });
   }
   if (kind === 'guide' && typeof content.channel_key !== 'string') errors.push({ field: 'channel_key', message: "can't be blank" });
