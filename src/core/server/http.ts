@@ -10,11 +10,12 @@ import { AUDIT_REF, branchRef, HIGHEST_ENVIRONMENT, loadConfigAt } from '../proj
 import type { KnockEnvConfig } from '../validate/config.js';
 import { ClientWatch, plain, runCgi, stopChild, type CgiContext, type SignalGroup } from './cgi.js';
 import { readCredentials, verifyMemberToken } from './credentials.js';
+import { PUSH_API_KEY_VARIABLE } from './identity.js';
 import { LoginThrottle, type ThrottleLimits } from './throttle.js';
 import { visibleEnvironments } from './visibility.js';
 
 /** The environment variable that carries a pusher's API key from the server to the pre-receive hook. */
-export const PUSH_API_KEY_ENV = 'KNOCK_ENV_PUSH_API_KEY';
+export const PUSH_API_KEY_ENV = PUSH_API_KEY_VARIABLE;
 export const REALM = 'knock-env';
 
 export interface ServerOptions {
