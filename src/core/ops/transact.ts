@@ -16,7 +16,7 @@ import {
   type WorktreePlan,
 } from '../git/transaction.js';
 import { findGitdir, type Project } from '../project.js';
-import { indexStamp, statFile, writeIndexStamp } from '../worktree.js';
+import { indexStamp, removeEmptyParents, statFile, writeIndexStamp } from '../worktree.js';
 
 /**
  * Sets the planned working-tree files from their blobs, then refreshes the
@@ -71,18 +71,6 @@ async function replaceFile(project: Project, abs: string, content: Buffer): Prom
     // A git directory on another device than the working tree: write in place.
     if (errnoCode(error) !== 'EXDEV') throw error;
     await fsp.writeFile(abs, content);
-  }
-}
-
-async function removeEmptyParents(project: Project, path: string): Promise<void> {
-  const parts = path.split('/').slice(0, -1);
-  while (parts.length > 0) {
-    try {
-      await project.fs.promises.rmdir(`${project.dir}/${parts.join('/')}`);
-    } catch {
-      return;
-    }
-    parts.pop();
   }
 }
 
