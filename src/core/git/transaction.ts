@@ -361,6 +361,10 @@ export async function finishInterruptedOperation(store: GitStore, hooks: CommitH
     return null;
   }
   const refs = journal.moves.map((m) => m.ref);
+  // Temporary files the killed process was writing (lock contents, the index, working-tree files) are its alone.
+  for (const name of await store.fs.promises.readdir(`${store.gitdir}/knock-env`).catch(() => [] as string[])) {
+    if (/^tmp-(lock|index|file)-[0-9a-z]+$/.test(String(name))) await store.fs.promises.unlink(`${store.gitdir}/knock-env/${String(name)}`).catch(() => undefined);
+  }
   if (journal.state === 'prepared') {
     for (const move of journal.moves) await removeOwnLock(store, `${store.gitdir}/${move.ref}.lock`, lockBody(move));
     if (journal.index) await removeOwnLock(store, `${store.gitdir}/index.lock`, indexLockBody(journal.id));

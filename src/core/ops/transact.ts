@@ -61,7 +61,7 @@ export async function applyWorktreePlan(project: Project, plan: WorktreePlan, re
  */
 async function replaceFile(project: Project, abs: string, content: Buffer): Promise<void> {
   const fsp = project.fs.promises;
-  const tmp = `${project.gitdir}/knock-env/file-${Date.now().toString(36)}${Math.random().toString(36).slice(2)}`;
+  const tmp = `${project.gitdir}/knock-env/tmp-file-${Date.now().toString(36)}${Math.random().toString(36).slice(2)}`;
   await fsp.mkdir(`${project.gitdir}/knock-env`, { recursive: true });
   await fsp.writeFile(tmp, content);
   try {
