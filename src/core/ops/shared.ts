@@ -45,4 +45,4 @@ export const TRAILER = {
   source: 'Knock-Env-Source',
 } as const;
 
-export type OperationName = 'init' | 'commit' | 'merge-down' | 'promote' | 'rollback' | 'env-create' | 'settings' | 'repair';
+export type OperationName = 'init' | 'commit' | 'merge-down' | 'promote' | 'rollback' | 'env-create' | 'settings' | 'repair' | 'deploy';
