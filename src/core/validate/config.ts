@@ -21,6 +21,8 @@ export interface EnvironmentSettings {
 export interface EnvironmentConfig {
   slug: string;
   name?: string;
+  /** The Knock environment `deploy` deploys this branch to; absent: the same slug. */
+  knock_environment?: string;
   settings: EnvironmentSettings;
 }
 
