@@ -208,10 +208,9 @@ export async function addServerUser(repository: string, email: string, now: Date
       hint: `Add them first in a clone (\`knock-env members add ${email} --role member\`), push, then run this again. Members: ${config.members.map((m) => m.email).join(', ') || 'none'}.`,
     });
   }
-  const before = await credentials.readCredentials(fs, path);
-  const replaced = before.members.some((m) => m.email.toLowerCase() === member.email.toLowerCase());
+  const { isAlive } = await import('../context.js');
   const token = credentials.newMemberToken();
-  await credentials.storeMemberToken(fs, path, member.email, token, now);
+  const { replaced } = await credentials.storeMemberToken(fs, path, member.email, token, now, { pid: process.pid, isAlive });
   return { repository: path, email: member.email, role: member.role, token, credentials: credentials.credentialsPath(path), replaced };
 }
 
