@@ -1,10 +1,12 @@
 import { createHash } from 'node:crypto';
 import { KnockEnvError } from './errors.js';
+import { readCommit } from './git/commit.js';
 import { errnoCode, readIfExists } from './git/fs.js';
-import { entryFromStat, statMatches, writeIndex, type GitIndex, type IndexEntry, type QuickStat, type StatLike } from './git/gitindex.js';
+import { entryFromStat, readIndex, statMatches, writeIndex, type GitIndex, type IndexEntry, type QuickStat, type StatLike } from './git/gitindex.js';
 import { hashObject, readObject } from './git/objects.js';
-import { compareNames, entryAt, MODE_EXEC, MODE_FILE, MODE_LINK, MODE_TREE, isTreeMode, listFiles, readTree, serializeTree, type TreeDifference, type TreeEntry } from './git/tree.js';
+import { compareNames, diffTrees, entryAt, MODE_EXEC, MODE_FILE, MODE_LINK, MODE_TREE, isTreeMode, listFiles, readTree, serializeTree, type TreeDifference, type TreeEntry } from './git/tree.js';
 import type { Project } from './project.js';
+import { transactionOf } from './git/transaction.js';
 import { isManagedPath, MANAGED_TOP_LEVEL } from './resources.js';
 import type { SourceReader } from './validate/types.js';
 
@@ -394,4 +396,22 @@ async function removeEmptyParents(project: Project, path: string): Promise<void>
     }
     parts.pop();
   }
+}
+
+/**
+ * After a checked-out branch moved from `from` to `to`, bring the working tree
+ * and index along. Inside a transaction, local edits that would be overwritten
+ * refuse the command now, and the files change once the move is published.
+ */
+export async function followCheckedOutBranch(project: Project, from: string, to: string): Promise<void> {
+  const [a, b] = [await readCommit(project, from), await readCommit(project, to)];
+  const differences = await diffTrees(project, a.tree, b.tree);
+  if (differences.length === 0) return;
+  const transaction = transactionOf(project);
+  if (transaction) {
+    await assertNotOverwritten(project, differences);
+    transaction.defer(async () => updateWorkingTree(project, await readIndex(project.fs, project.gitdir), differences));
+    return;
+  }
+  await updateWorkingTree(project, await readIndex(project.fs, project.gitdir), differences);
 }

@@ -3,15 +3,17 @@ import type { CoreOptions } from '../context.js';
 import { authenticate, authorize } from '../access.js';
 import { KnockEnvError } from '../errors.js';
 import { formatMessage, readCommit, writeCommit } from '../git/commit.js';
-import { readIndex } from '../git/gitindex.js';
 import { writeObject } from '../git/objects.js';
 import { updateRef } from '../git/refs.js';
-import { applyChanges, diffTrees, entryAt, readTree, type FileChange } from '../git/tree.js';
-import { branchRef, headOf, LOWEST_ENVIRONMENT, openProject, type Project } from '../project.js';
+import { applyChanges, entryAt, readTree, type FileChange } from '../git/tree.js';
+import { branchRef, headOf, LOWEST_ENVIRONMENT, openProject } from '../project.js';
 import { RESOURCE_TYPES, resourceId, type ResourceKind } from '../resources.js';
 import type { ValidationIssue } from '../validate/types.js';
 import { transactionOf } from '../git/transaction.js';
-import { assertNotOverwritten, indexStamp, refreshIndex, updateWorkingTree, writeIndexStamp } from '../worktree.js';
+import { indexStamp, refreshIndex, writeIndexStamp } from '../worktree.js';
+
+// The working tree follows a moved branch in worktree.ts; operations import it from here too.
+export { followCheckedOutBranch } from '../worktree.js';
 import { analyseWorkingTree, type ResourceChange, type WorkingTreeAnalysis } from './analyse.js';
 import { mergeDown, type BranchMove } from './mergeDown.js';
 import { TRAILER, signatureOf, withRepositoryLock } from './shared.js';
@@ -261,22 +263,4 @@ async function writeCommitFromAnalysis(analysis: WorkingTreeAnalysis, options: C
     files,
     mergedInto,
   };
-}
-
-/**
- * After a checked-out branch moved from `from` to `to`, bring the working tree
- * and index along. Inside a transaction, local edits that would be overwritten
- * refuse the command now, and the files change once the move is published.
- */
-export async function followCheckedOutBranch(project: Project, from: string, to: string): Promise<void> {
-  const [a, b] = [await readCommit(project, from), await readCommit(project, to)];
-  const differences = await diffTrees(project, a.tree, b.tree);
-  if (differences.length === 0) return;
-  const transaction = transactionOf(project);
-  if (transaction) {
-    await assertNotOverwritten(project, differences);
-    transaction.defer(async () => updateWorkingTree(project, await readIndex(project.fs, project.gitdir), differences));
-    return;
-  }
-  await updateWorkingTree(project, await readIndex(project.fs, project.gitdir), differences);
 }

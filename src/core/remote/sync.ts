@@ -6,9 +6,9 @@ import type { GitStore } from '../git/objects.js';
 import { currentBranch, readRef, updateRef } from '../git/refs.js';
 import { RefTransaction } from '../git/transaction.js';
 import { AUDIT_REF, branchRef, environmentSlugs, loadConfigAt, openProject, openRepository, HIGHEST_ENVIRONMENT, type Project } from '../project.js';
-import { followCheckedOutBranch } from '../ops/commit.js';
 import { commitsBetween } from '../ops/plan.js';
 import { shortOid, signatureOf, withRepositoryLock } from '../ops/shared.js';
+import { followCheckedOutBranch } from '../worktree.js';
 import { RemoteSession, hasCommit, redact, type RemoteAccess } from './transport.js';
 
 /** The audit trail's branch name (refs/heads/knock-env/audit). */
