@@ -1,6 +1,6 @@
 import { mkdir, writeFile } from 'node:fs/promises';
 import { describe, expect, it } from 'vitest';
-import { isAncestor } from '../../src/core/git/commit.js';
+import { isAncestor } from '../../src/core/git/history.js';
 import { commitChanges } from '../../src/core/ops/commit.js';
 import { createEnvironment } from '../../src/core/ops/environments.js';
 import { initProject } from '../../src/core/ops/init.js';

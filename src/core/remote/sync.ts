@@ -1,12 +1,12 @@
 import type { CoreOptions } from '../context.js';
 import { KnockEnvError } from '../errors.js';
-import { CLOCK_SKEW_SECONDS, isAncestor, readCommit, writeCommit, type ParsedCommit } from '../git/commit.js';
+import { readCommit, writeCommit, type ParsedCommit } from '../git/commit.js';
+import { CLOCK_SKEW_SECONDS, commitsBetween, isAncestor } from '../git/history.js';
 import { readIfExists } from '../git/fs.js';
 import type { GitStore } from '../git/objects.js';
 import { currentBranch, readRef, updateRef } from '../git/refs.js';
 import { RefTransaction } from '../git/transaction.js';
 import { AUDIT_REF, branchRef, environmentSlugs, loadConfigAt, openProject, openRepository, HIGHEST_ENVIRONMENT, type Project } from '../project.js';
-import { commitsBetween } from '../ops/plan.js';
 import { shortOid, signatureOf, withRepositoryLock } from '../ops/shared.js';
 import { followCheckedOutBranch } from '../worktree.js';
 import { RemoteSession, hasCommit, redact, type RemoteAccess } from './transport.js';
@@ -134,7 +134,7 @@ async function fastForwardLocal(project: Project, options: CoreOptions, state: B
  * put one after the other, never merged). Returns the new head.
  */
 async function rebaseAudit(store: GitStore, base: string | null, local: string): Promise<string> {
-  const own = await Promise.all((await commitsBetween(store, base, local, Infinity)).reverse().map((summary) => readCommit(store, summary.oid)));
+  const own = (await commitsBetween(store, base, local, Infinity)).reverse();
   if (own.length === 0) return base ?? local;
   // An event the remote's trail already holds (a copy an earlier push re-based there) is not added twice.
   const eventKey = (c: ParsedCommit) => `${c.author.name}\0${c.author.email}\0${c.author.timestamp}\0${c.message}`;
