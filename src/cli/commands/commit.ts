@@ -1,5 +1,6 @@
 import type { Command } from 'commander';
 import type { Action } from '../command.js';
+import { withRemote } from '../../core/remote/sync.js';
 import { commitChanges } from '../../core/ops/commit.js';
 import { coreOptions } from '../context.js';
 import { line, writeJson, type Io } from '../io.js';
@@ -15,7 +16,7 @@ export function register(program: Command, io: Io, run: Action): void {
 }
 
 export async function runCommit(io: Io, paths: string[], opts: { message: string; json?: boolean }): Promise<number> {
-  const result = await commitChanges({ ...coreOptions(io, io.cwd), message: opts.message, paths });
+  const result = await withRemote({ ...coreOptions(io, io.cwd), message: opts.message, paths }, commitChanges);
   if (opts.json) {
     writeJson(io, result);
     return 0;

@@ -1,5 +1,6 @@
 import type { Command } from 'commander';
 import type { Action } from '../command.js';
+import { withRemote } from '../../core/remote/sync.js';
 import { setEnvironmentSetting } from '../../core/ops/environment-settings.js';
 import { parseSwitch } from '../../core/ops/settings.js';
 import { coreOptions } from '../context.js';
@@ -16,7 +17,7 @@ export function registerEnvSet(env: Command, io: Io, run: Action): void {
 
 export async function runEnvSet(io: Io, environment: string, name: string, value: string, opts: { json?: boolean }): Promise<number> {
   const on = parseSwitch(value);
-  const result = await setEnvironmentSetting({ ...coreOptions(io, io.cwd), environment, name, value: on });
+  const result = await withRemote({ ...coreOptions(io, io.cwd), environment, name, value: on }, setEnvironmentSetting);
   if (opts.json) {
     writeJson(io, result);
     return 0;

@@ -5,7 +5,8 @@ import { ENVIRONMENTS_DIR } from '../resources.js';
 import { sortIssues } from './resource.js';
 import { schemaIssues } from './schemas.js';
 import type { ValidationIssue } from './types.js';
-import { joinPointer, parseYaml, type ParsedYaml } from './yaml.js';
+import { joinPointer } from './positions.js';
+import { parseYaml, type ParsedYaml } from './yaml.js';
 
 export const VARIABLES_FILE = 'variables.yaml';
 export const BRANDING_FILE = 'branding.yaml';
