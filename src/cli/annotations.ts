@@ -9,12 +9,6 @@ import type { ValidationIssue } from '../core/validate/types.js';
 
 export type AnnotationLevel = 'error' | 'warning' | 'notice';
 
-export interface WorkflowCommand {
-  command: string;
-  properties: Record<string, string>;
-  message: string;
-}
-
 /** Escapes a command's message as GitHub's toolkit does: %, CR and LF. */
 export function escapeData(value: string): string {
   return value.replace(/%/g, '%25').replace(/\r/g, '%0D').replace(/\n/g, '%0A');
@@ -25,11 +19,6 @@ export function escapeProperty(value: string): string {
   return escapeData(value).replace(/:/g, '%3A').replace(/,/g, '%2C');
 }
 
-function unescape(value: string, property: boolean): string {
-  const codes: Record<string, string> = { '%0D': '\r', '%0A': '\n', '%25': '%', ...(property ? { '%3A': ':', '%2C': ',' } : {}) };
-  return value.replace(/%(?:0D|0A|25|3A|2C)/g, (code) => codes[code] ?? code);
-}
-
 /** One workflow command line, properties in the order given. */
 export function workflowCommand(command: string, properties: Record<string, string | number | undefined>, message: string): string {
   const props = Object.entries(properties)
@@ -37,19 +26,6 @@ export function workflowCommand(command: string, properties: Record<string, stri
     .map(([key, value]) => `${key}=${escapeProperty(String(value))}`)
     .join(',');
   return `::${command}${props === '' ? '' : ` ${props}`}::${escapeData(message)}`;
-}
-
-/** Reads a workflow command line back (null for a line that is not one), undoing the escapes. */
-export function parseWorkflowCommand(line: string): WorkflowCommand | null {
-  const match = /^::([A-Za-z-]+)(?: ([^:]*))?::(.*)$/.exec(line);
-  if (!match) return null;
-  const properties: Record<string, string> = {};
-  for (const pair of (match[2] ?? '').split(',').filter((p) => p !== '')) {
-    const eq = pair.indexOf('=');
-    if (eq < 0) return null;
-    properties[pair.slice(0, eq)] = unescape(pair.slice(eq + 1), true);
-  }
-  return { command: match[1]!, properties, message: unescape(match[3]!, false) };
 }
 
 /** The message shown for an issue: its text, and where in the document when that is known. */

@@ -167,14 +167,3 @@ export function unifiedDiff(before: string | null, after: string | null, path: s
   }
   return `${lines.join('\n')}\n`;
 }
-
-/** Counts of lines added and removed, as `git diff --numstat` gives them. */
-export function diffStat(before: string | null, after: string | null): { added: number; removed: number } {
-  let added = 0;
-  let removed = 0;
-  for (const e of diffLines(splitLines(before ?? ''), splitLines(after ?? ''))) {
-    if (e.type === 'insert') added++;
-    else if (e.type === 'delete') removed++;
-  }
-  return { added, removed };
-}

@@ -1,9 +1,10 @@
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { beforeEach, describe, expect, it } from 'vitest';
-import { parseWorkflowCommand } from '../../src/cli/annotations.js';
 import { runCheck } from '../../src/cli/commands/check.js';
 import { runValidate } from '../../src/cli/commands/validate.js';
-import { checkRange, mergeBase, resolveRevision } from '../../src/core/ops/check.js';
+import { parseWorkflowCommand } from '../helpers/workflow-commands.js';
+import { mergeBase } from '../../src/core/git/history.js';
+import { checkRange, resolveRevision } from '../../src/core/ops/check.js';
 import { checkoutEnvironment } from '../../src/core/ops/checkout.js';
 import { commitChanges } from '../../src/core/ops/commit.js';
 import { initProject } from '../../src/core/ops/init.js';

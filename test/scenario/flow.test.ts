@@ -6,6 +6,7 @@ import { createEnvironment, listEnvironments } from '../../src/core/ops/environm
 import { initProject } from '../../src/core/ops/init.js';
 import { readLog } from '../../src/core/ops/log.js';
 import { promoteEnvironment } from '../../src/core/ops/promote.js';
+import { rollbackEnvironment } from '../../src/core/ops/rollback.js';
 import { scaffoldResource } from '../../src/core/ops/scaffold.js';
 import { analyseWorkingTree } from '../../src/core/ops/analyse.js';
 import { assertChain, coreOptionsFor, diskFs, git, gitCode, tempDir } from '../helpers/repo.js';
@@ -164,6 +165,37 @@ describe('environments and promotion', () => {
     const again = await promoteEnvironment({ ...coreOptionsFor(dir), environment: 'production' });
     expect(again.plan.upToDate).toBe(true);
     await sound(dir);
+  });
+
+  it('orders the log by history, not by the clock', async () => {
+    const dir = await newProject();
+    // A clock that runs backwards: sorted by time, the log would come out reversed.
+    let clock = Date.parse('2031-01-01T00:00:00Z');
+    const at = { ...coreOptionsFor(dir), now: () => new Date((clock -= 60_000)) };
+    await scaffoldResource({ fs: diskFs, dir, kind: 'workflow', key: 'welcome-email' });
+    const first = await commitChanges({ ...at, message: 'first' });
+    await promoteEnvironment({ ...at, environment: 'production' });
+    const path = `${dir}/workflows/welcome-email/workflow.yaml`;
+    await writeFile(path, (await readFile(path, 'utf8')).replace(/^name: .*$/m, 'name: Second'));
+    const second = await commitChanges({ ...at, message: 'second' });
+    await promoteEnvironment({ ...at, environment: 'production' });
+    const rollback = await rollbackEnvironment({ ...at, environment: 'production' });
+    const restored = await git(dir, 'rev-parse', 'production');
+    const log = await readLog({ fs: diskFs, dir, environment: 'production' });
+    expect(log.entries.map((e) => [e.type, e.to ?? e.id])).toEqual([
+      ['rollback', restored],
+      ['rollback', restored],
+      ['promotion', second.commit],
+      ['commit', second.commit],
+      ['promotion', first.commit],
+      ['commit', first.commit],
+      ...log.entries.slice(6).map((e) => [e.type, e.id]),
+    ]);
+    expect(rollback.commit).toBe(restored);
+    // The commits listed are production's first-parent history, as git shows it.
+    expect(log.entries.filter((e) => e.to === undefined).map((e) => e.id)).toEqual((await git(dir, 'rev-list', '--first-parent', 'production')).split('\n'));
+    // And the promotions keep the audit trail's order (newest first).
+    expect(log.entries.filter((e) => e.to !== undefined).map((e) => e.id)).toEqual((await git(dir, 'rev-list', 'knock-env/audit')).split('\n'));
   });
 
   it('describes step changes: added, removed, changed, reordered', async () => {

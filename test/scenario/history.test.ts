@@ -1,6 +1,6 @@
 import { mkdir, writeFile } from 'node:fs/promises';
 import { describe, expect, it } from 'vitest';
-import { isAncestor } from '../../src/core/git/commit.js';
+import { commitsBetween as commitsBetweenHeads, isAncestor, mergeBase } from '../../src/core/git/history.js';
 import { commitChanges } from '../../src/core/ops/commit.js';
 import { createEnvironment } from '../../src/core/ops/environments.js';
 import { initProject } from '../../src/core/ops/init.js';
@@ -32,6 +32,28 @@ describe('history walks agree with git', () => {
       const expected = (await gitCode(dir, 'merge-base', '--is-ancestor', a!, b!)) === 0;
       expect(await isAncestor(store, await git(dir, 'rev-parse', a!), await git(dir, 'rev-parse', b!)), `${a} ≤ ${b}`).toBe(expected);
     }
+  });
+});
+
+describe('history in a shallow clone', () => {
+  it('ends at the shallow commits, where git ends it, instead of failing on a missing parent', async () => {
+    const dir = await tempDir();
+    await initProject(coreOptionsFor(dir));
+    for (const key of ['first-flow', 'second-flow', 'third-flow']) {
+      await scaffoldResource({ fs: diskFs, dir, kind: 'workflow', key });
+      await commitChanges({ ...coreOptionsFor(dir), message: `Add ${key}` });
+    }
+    const clone = await tempDir();
+    await git(clone, 'clone', '--quiet', '--depth', '2', '--branch', 'development', `file://${dir}`, '.');
+    const store = { fs: diskFs, gitdir: `${clone}/.git`, cache: {} };
+    const head = await git(clone, 'rev-parse', 'HEAD');
+    const shallowTip = await git(clone, 'rev-parse', 'HEAD~1');
+    // git lists what the clone has; the walk ends there too.
+    expect((await commitsBetweenHeads(store, null, head)).map((c) => c.oid)).toEqual((await git(clone, 'rev-list', 'HEAD')).split('\n'));
+    expect(await isAncestor(store, shallowTip, head)).toBe(true);
+    // Walking down from the shallow commit stops there: "no", not a read of a missing parent.
+    expect(await isAncestor(store, head, shallowTip)).toBe(false);
+    expect(await mergeBase(store, shallowTip, head)).toBe(shallowTip);
   });
 });
 

@@ -4,10 +4,10 @@ import {
   escapeProperty,
   githubReport,
   issueAnnotation,
-  parseWorkflowCommand,
   workflowCommand,
 } from '../../src/cli/annotations.js';
 import type { ValidationIssue } from '../../src/core/validate/types.js';
+import { parseWorkflowCommand } from '../helpers/workflow-commands.js';
 
 describe('GitHub workflow commands', () => {
   it('escapes as GitHub does: %, CR and LF in messages; also : and , in properties', () => {

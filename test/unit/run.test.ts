@@ -13,7 +13,7 @@ import { runWorkflow, type RunReport, type RunWorkflowOptions } from '../../src/
 import { loadConfig, openProject } from '../../src/core/project.js';
 import { evaluateCondition, evaluateConditions, OPERATORS, type ConditionScope } from '../../src/core/run/conditions.js';
 import { placeholderRecipient, Scrubber } from '../../src/core/run/mask.js';
-import { liquidIssues, resourceLiquidIssues } from '../../src/core/validate/liquid.js';
+import { resourceLiquidIssues } from '../../src/core/validate/liquid.js';
 import { memoryReader } from './validate-helpers.js';
 
 // ---------------------------------------------------------------------------
@@ -229,18 +229,7 @@ describe('Liquid with Knock filters', () => {
   });
 });
 
-describe('liquidIssues', () => {
-  it('reports where a template stops parsing, shifted by where the text starts', () => {
-    expect(liquidIssues('Hi\n{% if x %} open', 'a.md')).toEqual([
-      { file: 'a.md', line: 2, column: 1, code: 'liquid-syntax', message: 'Liquid: tag {% if x %} not closed.' },
-    ]);
-    const [first] = liquidIssues('Hello {{ "name }}', 'w.yaml', { line: 7, column: 16 });
-    expect(first).toMatchObject({ file: 'w.yaml', line: 7, column: 22, code: 'liquid-syntax' });
-    const [later] = liquidIssues('ok\n  {% endif %}', 'w.yaml', { line: 7, column: 16 });
-    expect(later).toMatchObject({ line: 8, column: 3 });
-    expect(liquidIssues('plain text, {{ fine }} and {% if a %}b{% endif %}', 'x.txt')).toEqual([]);
-  });
-
+describe('resourceLiquidIssues', () => {
   const workflow = [
     'name: Broken templates',
     'steps:',

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { execa } from 'execa';
 import { describe, expect, it } from 'vitest';
-import { diffLines, diffStat, splitLines, unifiedDiff } from '../../src/core/textdiff.js';
+import { diffLines, splitLines, unifiedDiff } from '../../src/core/textdiff.js';
 
 /** Applies a unified diff (as unifiedDiff prints it) to a text; the inverse the tests check against. */
 function applyPatch(before: string, patch: string): string {
@@ -150,7 +150,6 @@ describe('unifiedDiff', () => {
     expect(unifiedDiff('a\n', null, 'n.txt')).toBe(['--- a/n.txt', '+++ /dev/null', '@@ -1 +0,0 @@', '-a', ''].join('\n'));
     expect(unifiedDiff('a\nb', 'a\nb\n', 'n.txt')).toBe(['--- a/n.txt', '+++ b/n.txt', '@@ -1,2 +1,2 @@', ' a', '-b', '\\ No newline at end of file', '+b', ''].join('\n'));
     expect(unifiedDiff('same\n', 'same\n', 'n.txt')).toBe('');
-    expect(diffStat('a\nb\n', 'a\nc\nd\n')).toEqual({ added: 2, removed: 1 });
   });
 
   it('round-trips: applying the printed diff to the old text gives the new one', () => {

@@ -24,6 +24,24 @@ function expectAgreement(text: string): 'fast' | 'fallback' {
   return 'fast';
 }
 
+/**
+ * Whichever path parseYaml takes (the fast one, or the yaml package when the fast
+ * one gives up), its result is the yaml package's: the same data, or the same errors.
+ */
+function expectSameAsYamlPackage(text: string): void {
+  const parsed = parseYaml(text, 'x.yaml');
+  const slow = slowParseYaml(text, 'x.yaml');
+  if (slow.issues.length > 0) {
+    expect(parsed.issues, `parseYaml accepted a text the yaml package rejects:\n${text}`).toEqual(slow.issues);
+    expect(parsed.data).toBeUndefined();
+    return;
+  }
+  expect(parsed.issues).toEqual([]);
+  expect(isDeepStrictEqual(parsed.data, slow.data), `parseYaml disagrees with the yaml package on:\n${text}\nparseYaml: ${inspect(parsed.data, { depth: 9 })}\nyaml: ${inspect(slow.data, { depth: 9 })}`).toBe(true);
+  // The yaml package read directly, not through knock-env's wrapper, agrees as well.
+  expect(isDeepStrictEqual(parsed.data, YAML.parse(text)), `parseYaml disagrees with YAML.parse on:\n${text}`).toBe(true);
+}
+
 function rng(seed: number): () => number {
   let s = seed >>> 0;
   return () => {
@@ -255,6 +273,7 @@ describe('YAML fast path', () => {
     ['constructor key', 'constructor: 1\ntoString: [ ]\n'],
   ])('%s', (_name, text) => {
     expectAgreement(text);
+    expectSameAsYamlPackage(text);
   });
 
   it.each([

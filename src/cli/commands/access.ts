@@ -1,8 +1,63 @@
+import type { Command } from 'commander';
+import type { Action } from '../command.js';
 import { withRemote } from '../../core/remote/sync.js';
 import { describePrincipal } from '../../core/access.js';
 import { changeMember, createKey, listKeys, listMembers, revokeKey, whoAmI } from '../../core/ops/members.js';
 import { coreOptions, fs, readerOptions } from '../context.js';
 import { line, writeJson, type Io } from '../io.js';
+
+export function register(program: Command, io: Io, run: Action): void {
+  program
+    .command('whoami')
+    .description('who commands act as (member by git user.email, or API key), with role and what you may do where')
+    .option('--json', 'print as JSON')
+    .action(run(async (opts: { json?: boolean }) => runWhoAmI(io, opts)));
+
+  const members = program.command('members').description('members and their roles (owner or admin to change)');
+  members
+    .command('list', { isDefault: true })
+    .description('list members')
+    .option('--json', 'print as JSON')
+    .action(run(async (opts: { json?: boolean }) => runMembersList(io, opts)));
+  members
+    .command('add <email>')
+    .description('add a member')
+    .requiredOption('--role <role>', 'owner, admin, member, production_member or support')
+    .option('--name <name>', 'display name')
+    .option('--json', 'print the result as JSON')
+    .action(run(async (email: string, opts: { role: string; name?: string; json?: boolean }) => runMembersChange(io, { action: 'add', email, role: opts.role, ...(opts.name ? { name: opts.name } : {}) }, opts)));
+  members
+    .command('set-role <email> <role>')
+    .description("change a member's role (the last owner stays an owner)")
+    .option('--json', 'print the result as JSON')
+    .action(run(async (email: string, role: string, opts: { json?: boolean }) => runMembersChange(io, { action: 'set-role', email, role }, opts)));
+  members
+    .command('remove <email>')
+    .description('remove a member (not the last owner)')
+    .option('--json', 'print the result as JSON')
+    .action(run(async (email: string, opts: { json?: boolean }) => runMembersChange(io, { action: 'remove', email }, opts)));
+
+  const keys = program.command('keys').description('API keys, each acting in one environment only');
+  keys
+    .command('create')
+    .description('create a key; its secret is printed once, only its hash is stored')
+    .requiredOption('--env <env>', 'the one environment the key acts in')
+    .requiredOption('--name <name>', 'a name to list and revoke it by')
+    .option('--role <role>', 'the role the key acts with', 'member')
+    .option('--json', 'print the key (with its secret) as JSON')
+    .addHelpText('after', '\nExample (a CI job that promotes into staging):\n  $ knock-env keys create --env staging --name ci-staging\n  $ KNOCK_ENV_API_KEY=<secret> knock-env promote staging --yes')
+    .action(run(async (opts: { env: string; name: string; role?: string; json?: boolean }) => runKeysCreate(io, opts)));
+  keys
+    .command('list', { isDefault: true })
+    .description('names, environments, roles and creation times (never secrets)')
+    .option('--json', 'print as JSON')
+    .action(run(async (opts: { json?: boolean }) => runKeysList(io, opts)));
+  keys
+    .command('revoke <name>')
+    .description('revoke a key; it stops working at once')
+    .option('--json', 'print the result as JSON')
+    .action(run(async (name: string, opts: { json?: boolean }) => runKeysRevoke(io, name, opts)));
+}
 
 export async function runWhoAmI(io: Io, opts: { json?: boolean }): Promise<number> {
   const { actor, apiKey } = readerOptions(io, io.cwd);

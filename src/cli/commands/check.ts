@@ -1,3 +1,5 @@
+import { Option, type Command } from 'commander';
+import type { Action } from '../command.js';
 import { isKnockEnvError } from '../../core/errors.js';
 import { checkRange, isOwnershipIssue, type CheckResult } from '../../core/ops/check.js';
 import { githubReport, workflowCommand } from '../annotations.js';
@@ -5,6 +7,19 @@ import { fs } from '../context.js';
 import { EXIT } from '../exit-codes.js';
 import { colourStatus, formatIssues } from '../format.js';
 import { line, writeJson, type Io } from '../io.js';
+
+export function register(program: Command, io: Io, run: Action): void {
+  program
+    .command('check')
+    .description('check a pull request: validate what it changes and hold it to the ownership rules of the environment it targets')
+    .requiredOption('--base <rev>', 'the revision the pull request targets: a branch (development, origin/development), a commit id or HEAD')
+    .option('--head <rev>', 'the pull request revision', 'HEAD')
+    .option('--env <env>', 'the environment the pull request targets (default: the one --base names or points at)')
+    .addOption(new Option('--format <format>', 'output format (github: workflow commands that annotate the diff)').choices(['text', 'json', 'github']).default('text'))
+    .option('--json', 'same as --format json')
+    .addHelpText('after', '\nChecks what the pull request changes: the merge base of --base and --head against --head\n(as `git diff <base>...<head>` shows it, merge commits included). Exits 0 when clean,\n3 for validation problems only, 4 when a change breaks the ownership rules.\n\nExamples:\n  $ knock-env check --base development\n  $ knock-env check --base origin/development --head HEAD --format github')
+    .action(run(async (opts: { base: string; head?: string; env?: string; format?: string; json?: boolean }) => runCheck(io, opts)));
+}
 
 export type CheckFormat = 'text' | 'json' | 'github';
 

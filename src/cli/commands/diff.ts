@@ -1,3 +1,5 @@
+import { Option, type Command } from 'commander';
+import type { Action } from '../command.js';
 import { diffEnvironments } from '../../core/ops/diff.js';
 import { planFileTextsIn } from '../../core/ops/plan-details.js';
 import { fs, readerOptions } from '../context.js';
@@ -5,6 +7,16 @@ import { formatCommits, formatPlanBody, planCounts } from '../format.js';
 import { line, writeJson, type Io } from '../io.js';
 import { environmentDiffMarkdown } from '../markdown.js';
 import type { PlanFormat } from './promote.js';
+
+export function register(program: Command, io: Io, run: Action): void {
+  program
+    .command('diff <from-env> <to-env>')
+    .description('what <from-env> would take from <to-env> (the same as git diff <from-env> <to-env>)')
+    .addOption(new Option('--format <format>', 'output format (markdown: the plan for a pull-request comment)').choices(['text', 'json', 'markdown']).default('text'))
+    .option('--json', 'print as JSON')
+    .addHelpText('after', '\nExample: what promoting production would bring\n  $ knock-env diff production staging')
+    .action(run(async (from: string, to: string, opts: { json?: boolean; format?: string }) => runDiff(io, from, to, opts)));
+}
 
 export async function runDiff(io: Io, from: string, to: string, opts: { json?: boolean; format?: string }): Promise<number> {
   const format = (opts.json ? 'json' : opts.format ?? 'text') as PlanFormat;

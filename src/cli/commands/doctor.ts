@@ -1,9 +1,21 @@
+import type { Command } from 'commander';
+import type { Action } from '../command.js';
 import { diagnoseWithRemote } from '../../core/remote/sync.js';
 import type { ChalkInstance } from 'chalk';
 import { DOCTOR_CHECKS, type DoctorCheck, type DoctorFinding, type DoctorReport } from '../../core/ops/doctor.js';
 import { coreOptions, readerOptions } from '../context.js';
 import { EXIT } from '../exit-codes.js';
 import { line, writeJson, type Io } from '../io.js';
+
+export function register(program: Command, io: Io, run: Action): void {
+  program
+    .command('doctor')
+    .description("check the chain of environments, ownership of paths, every head's validity and the audit trail")
+    .option('--fix', 'repair the chain and owned paths with new commits (history is never rewritten)')
+    .option('--json', 'print the report as JSON')
+    .addHelpText('after', '\nExits 0 when healthy (warnings allowed) or when --fix repaired every error, 4 when errors remain.\n\nExamples:\n  $ knock-env doctor\n  $ knock-env doctor --fix --json')
+    .action(run(async (opts: { fix?: boolean; json?: boolean }) => runDoctor(io, opts)));
+}
 
 const TITLES: Record<DoctorCheck, string> = {
   chain: 'Chain of environments',

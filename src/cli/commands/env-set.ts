@@ -1,8 +1,19 @@
+import type { Command } from 'commander';
+import type { Action } from '../command.js';
 import { withRemote } from '../../core/remote/sync.js';
 import { setEnvironmentSetting } from '../../core/ops/environment-settings.js';
 import { parseSwitch } from '../../core/ops/settings.js';
 import { coreOptions } from '../context.js';
 import { line, writeJson, type Io } from '../io.js';
+
+export function registerEnvSet(env: Command, io: Io, run: Action): void {
+  env
+    .command('set <env> <setting> <value>')
+    .description('set a per-environment setting: obfuscate-recipient-data on|off, show-message-contents on|off')
+    .option('--json', 'print the result as JSON')
+    .addHelpText('after', '\nCommitted on production and merged down, like every account change (owner or admin only).\nDefaults: production obfuscates recipient data and hides message contents; every other\nenvironment shows both. They decide what `knock-env run` shows in that environment; no\ncommand-line flag overrides them.\n\nExamples:\n  $ knock-env env set staging obfuscate-recipient-data on\n  $ knock-env env set production show-message-contents on')
+    .action(run(async (environment: string, setting: string, value: string, opts: { json?: boolean }) => runEnvSet(io, environment, setting, value, opts)));
+}
 
 export async function runEnvSet(io: Io, environment: string, name: string, value: string, opts: { json?: boolean }): Promise<number> {
   const on = parseSwitch(value);

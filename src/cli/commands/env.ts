@@ -1,7 +1,27 @@
+import type { Command } from 'commander';
+import type { Action } from '../command.js';
+import { registerEnvSet } from './env-set.js';
 import { withRemote } from '../../core/remote/sync.js';
 import { createEnvironment, listEnvironments } from '../../core/ops/environments.js';
 import { coreOptions, readerOptions } from '../context.js';
 import { line, writeJson, type Io } from '../io.js';
+
+export function register(program: Command, io: Io, run: Action): void {
+  const env = program.command('env').description('list, create and configure environments');
+  env
+    .command('list')
+    .description('environments, lowest first, with their heads and settings')
+    .option('--json', 'print as JSON')
+    .action(run(async (opts: { json?: boolean }) => runEnvList(io, opts)));
+  env
+    .command('create <slug>')
+    .description('add an environment directly below production')
+    .option('--name <name>', 'display name')
+    .option('--json', 'print the result as JSON')
+    .addHelpText('after', '\nThe new branch starts at the head of the environment directly below it.\nSlugs match ^[a-z0-9][a-z0-9_-]{2,254}$. Environments are never reordered.\n\nExample:\n  $ knock-env env create staging')
+    .action(run(async (slug: string, opts: { name?: string; json?: boolean }) => runEnvCreate(io, slug, opts)));
+  registerEnvSet(env, io, run);
+}
 
 export async function runEnvList(io: Io, opts: { json?: boolean }): Promise<number> {
   const envs = await listEnvironments(readerOptions(io, io.cwd));

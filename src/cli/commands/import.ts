@@ -1,3 +1,5 @@
+import type { Command } from 'commander';
+import type { Action } from '../command.js';
 import { existsSync } from 'node:fs';
 import { PROJECT_SCHEMAS_DIR } from '../../core/knock-format/import.js';
 import { importKnockDirectory } from '../../core/ops/import.js';
@@ -5,6 +7,16 @@ import { fs } from '../context.js';
 import { EXIT } from '../exit-codes.js';
 import { printResourceReport } from '../format.js';
 import { line, writeJson, type Io } from '../io.js';
+
+export function register(program: Command, io: Io, run: Action): void {
+  program
+    .command('import <knock-dir>')
+    .description("import workflows and guides from a folder in the Knock CLI's layout into the working tree")
+    .option('--force', 'replace resource folders that already exist in the working tree')
+    .option('--json', 'print the report as JSON')
+    .addHelpText('after', '\nReads workflows/<key>/workflow.json and guides/<key>/guide.json with the files their "@" fields\nreference, and writes workflows/<key>/workflow.yaml (guides/<key>/guide.yaml) with the same files.\nNothing is committed: run `knock-env commit` next. $schema and __readonly are dropped; partials,\nlayouts, translations and message types are reported as not imported.\nExits 0 when everything was imported, 3 when something could not be (invalid key or content),\n4 when resources already exist (pass --force to replace them).\n\nExamples:\n  $ knock-env import ../knock-pull\n  $ knock-env import ../knock-pull --force --json')
+    .action(run(async (source: string, opts: { force?: boolean; json?: boolean }) => runImport(io, source, opts)));
+}
 
 /**
  * Exit code of an import: 0 when every resource was imported, 3 when some

@@ -1,7 +1,18 @@
+import type { Command } from 'commander';
+import type { Action } from '../command.js';
 import { resolve } from 'node:path';
 import { initProject } from '../../core/ops/init.js';
 import { coreOptions } from '../context.js';
 import { line, writeJson, type Io } from '../io.js';
+
+export function register(program: Command, io: Io, run: Action): void {
+  program
+    .command('init [dir]')
+    .description('create a knock-env project (knock-env.yaml, development and production branches)')
+    .option('--json', 'print the result as JSON')
+    .addHelpText('after', '\nWorks in an empty folder or in a git repository that is not a knock-env project yet.\nThe person running it becomes the owner. Refuses to initialise twice.')
+    .action(run(async (dir: string | undefined, opts: { json?: boolean }) => runInit(io, dir, opts)));
+}
 
 export async function runInit(io: Io, dir: string | undefined, opts: { json?: boolean }): Promise<number> {
   const target = resolve(io.cwd, dir ?? '.');

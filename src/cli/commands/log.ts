@@ -1,6 +1,18 @@
+import type { Command } from 'commander';
+import type { Action } from '../command.js';
 import { readLog } from '../../core/ops/log.js';
 import { readerOptions } from '../context.js';
 import { line, writeJson, type Io } from '../io.js';
+
+export function register(program: Command, io: Io, run: Action): void {
+  program
+    .command('log [env]')
+    .description('commits and promotions of an environment (default: the checked-out one)')
+    .option('-n, --limit <n>', 'how many entries', '50')
+    .option('--promotions', 'only promotions and rollbacks')
+    .option('--json', 'print as JSON')
+    .action(run(async (environment: string | undefined, opts: { json?: boolean; limit?: string; promotions?: boolean }) => runLog(io, environment, opts)));
+}
 
 export async function runLog(io: Io, environment: string | undefined, opts: { json?: boolean; limit?: string; promotions?: boolean }): Promise<number> {
   const limit = opts.limit === undefined ? 50 : Number(opts.limit);

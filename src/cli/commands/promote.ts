@@ -1,3 +1,5 @@
+import { Option, type Command } from 'commander';
+import type { Action } from '../command.js';
 import { withRemote } from '../../core/remote/sync.js';
 import { planFileTextsIn } from '../../core/ops/plan-details.js';
 import { promoteEnvironment, type PromotionPlan } from '../../core/ops/promote.js';
@@ -5,6 +7,19 @@ import { coreOptions, fs } from '../context.js';
 import { formatCommits, formatPlanBody, planCounts } from '../format.js';
 import { confirmOrRefuse, line, writeJson, type Io } from '../io.js';
 import { promotionMarkdown } from '../markdown.js';
+
+export function register(program: Command, io: Io, run: Action): void {
+  program
+    .command('promote <env>')
+    .description('fast-forward <env> to the head of the environment directly below it')
+    .option('--to <commit>', 'promote only up to this commit of the environment below')
+    .option('--dry-run', 'show the plan and change nothing')
+    .option('-y, --yes', 'do not ask for confirmation (needed without a terminal)')
+    .addOption(new Option('--format <format>', 'output format (markdown: the plan for a pull-request comment)').choices(['text', 'json', 'markdown']).default('text'))
+    .option('--json', 'print the plan and result as JSON')
+    .addHelpText('after', '\nValidates what is promoted and shows the plan first: resources added, changed and\ndeleted, and for each changed workflow the steps added, removed, changed, reordered.\nNever merges: refuses with exit 5 when it is not a fast-forward.\n\nExamples:\n  $ knock-env promote staging --dry-run\n  $ knock-env promote production --to 1a2b3c4 --yes')
+    .action(run(async (environment: string, opts: { to?: string; dryRun?: boolean; yes?: boolean; json?: boolean; format?: string }) => runPromote(io, environment, opts)));
+}
 
 export type PlanFormat = 'text' | 'json' | 'markdown';
 

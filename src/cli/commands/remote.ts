@@ -1,7 +1,58 @@
+import type { Command } from 'commander';
+import type { Action } from '../command.js';
 import { fetchRemote, pullRemote, pushRemote, type BranchState, type SyncReport } from '../../core/remote/sync.js';
 import { coreOptions, findGitdirSync } from '../context.js';
 import { requireRemoteAccess } from '../remote.js';
 import { line, writeJson, type Io } from '../io.js';
+
+export function register(program: Command, io: Io, run: Action): void {
+  const remoteHelp = `
+The remote is origin (or --remote <name>), an http:// or https:// URL. Credentials come from
+KNOCK_ENV_GIT_USERNAME / KNOCK_ENV_GIT_PASSWORD, else an API key (--api-key, KNOCK_ENV_API_KEY)
+as the password, else git's credential helpers; knock-env never stores them. A refused login
+stops the command at once (exit 4), without retrying.`;
+  program
+    .command('fetch')
+    .description('fetch every environment branch and the audit trail; tell how each stands against the remote')
+    .option('--json', 'print the branches and their state as JSON')
+    .addHelpText('after', `${remoteHelp}
+
+Moves no local branch.
+
+Example:
+  $ knock-env fetch`)
+    .action(run(async (opts: { json?: boolean }) => runFetch(io, opts)));
+  program
+    .command('pull')
+    .description('bring the local environment branches up to the remote (fast-forwards only)')
+    .option('--json', 'print the result as JSON')
+    .addHelpText('after', `${remoteHelp}
+
+The checked-out branch brings the working tree along and refuses if local edits would be
+overwritten. Branches with local commits are reported, never merged. Completes a push an
+earlier command left midway.
+
+Example:
+  $ knock-env pull`)
+    .action(run(async (opts: { json?: boolean }) => runPull(io, opts)));
+  program
+    .command('push')
+    .description('push the environment branches with new commits, lowest first, and the audit trail')
+    .option('--json', 'print the result as JSON')
+    .addHelpText('after', `${remoteHelp}
+
+Each branch is pushed on its own as a compare-and-swap, development first and production
+last, so the remote keeps the chain of environments at every moment. A branch that has
+diverged from the remote stops the push before anything moves. If the push stops midway,
+the next knock-env command (or knock-env doctor --fix) completes it.
+
+With a remote, commit, promote, rollback and the account commands push by themselves:
+they fetch, check against the remote's state, and push; pass --offline to act locally.
+
+Example:
+  $ knock-env push`)
+    .action(run(async (opts: { json?: boolean }) => runPush(io, opts)));
+}
 
 /** Core options with the remote these commands need (an error when there is none to use). */
 function remoteOptions(io: Io) {

@@ -1,8 +1,22 @@
+import type { Command } from 'commander';
+import type { Action } from '../command.js';
 import { withRemote } from '../../core/remote/sync.js';
 import { rollbackEnvironment, type RollbackPlan } from '../../core/ops/rollback.js';
 import { coreOptions } from '../context.js';
 import { formatPlanBody, planCounts } from '../format.js';
 import { confirmOrRefuse, line, writeJson, type Io } from '../io.js';
+
+export function register(program: Command, io: Io, run: Action): void {
+  program
+    .command('rollback <env>')
+    .description('return an environment to an earlier state with a new commit (history is never rewritten)')
+    .option('--to <promotion-or-commit>', 'a promotion (its id in `log --promotions`) or a commit of <env>; default: before its last promotion')
+    .option('--dry-run', 'show the plan and change nothing')
+    .option('-y, --yes', 'do not ask for confirmation (needed without a terminal)')
+    .option('--json', 'print the plan and result as JSON')
+    .addHelpText('after', '\nThe new commit restores what lower environments promoted into <env>, and keeps what\n<env> owns itself (its direct edits, channels, variables, branding). Lower environments\nkeep their content; the next promotion brings it up again.\n\nExamples:\n  $ knock-env rollback production --dry-run\n  $ knock-env rollback production --to 1a2b3c4 --yes')
+    .action(run(async (environment: string, opts: { to?: string; dryRun?: boolean; yes?: boolean; json?: boolean }) => runRollback(io, environment, opts)));
+}
 
 function printRollbackPlan(io: Io, plan: RollbackPlan): void {
   const c = io.color;

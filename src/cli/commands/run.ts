@@ -1,3 +1,5 @@
+import type { Command } from 'commander';
+import type { Action } from '../command.js';
 import { existsSync, readFileSync } from 'node:fs';
 import { isAbsolute, resolve } from 'node:path';
 import type { ChalkInstance } from 'chalk';
@@ -8,6 +10,23 @@ import { readerOptions } from '../context.js';
 import { EXIT } from '../exit-codes.js';
 import { escapeControlDeep } from '../format.js';
 import { line, writeJson, type Io } from '../io.js';
+
+export function register(program: Command, io: Io, run: Action): void {
+  program
+    .command('run <workflow>')
+    .description('run a workflow locally as it stands in an environment and print each message it would send; nothing is sent')
+    .option('--env <env>', 'environment whose head to run (default: the checked-out one)')
+    .option('--working-tree', 'run the working tree of the checked-out environment instead of its head')
+    .requiredOption('--recipient <json-or-file>', 'the recipient: inline JSON, a JSON file, or an id')
+    .option('--data <json-or-file>', 'trigger data: inline JSON or a JSON file')
+    .option('--actor <json-or-file>', 'the actor: inline JSON, a JSON file, or an id')
+    .option('--tenant <json-or-file>', 'the tenant: inline JSON, a JSON file, or an id')
+    .option('--message-status <ref=status>', "simulate the status of a channel step's message (repeatable), e.g. in_app_feed_1=seen", (value: string, previous: string[]) => [...previous, value], [] as string[])
+    .option('--show-contents', "ask to show message contents; the environment's show-message-contents setting still decides")
+    .option('--json', 'print the run as JSON')
+    .addHelpText('after', "\nChecks the trigger data against trigger_data_json_schema, evaluates the workflow's and each\nstep's conditions, follows branches, reports what delay, batch, throttle, fetch and other\nfunction steps would do, and renders every channel step's template with Liquid (recipient,\nactor, data, tenant, vars and the data's keys in scope; secrets show as [secret NAME]).\nA channel step's message counts as sent (later conditions such as `refs.in_app_feed_1.status\nless_than $message.seen` see `sent`) unless --message-status says otherwise; statuses rank\nnot_sent < queued < sent < delivered < seen < read < interacted < archived.\nA batch is this one trigger; a throttle lets it through. With obfuscate-recipient-data on,\nrecipient fields other than id and collection are masked, also in what templates render;\nwith show-message-contents off, only channels, steps, field names and sizes are shown.\nExits 0 when the run completed or halted on conditions, 3 on a Liquid error or trigger data\nthe schema refuses.\n\nExamples:\n  $ knock-env run comments --recipient '{\"id\":\"u1\",\"email\":\"ada@example.com\"}' --data data.json\n  $ knock-env run comments --working-tree --recipient u1 --actor u2 --message-status in_app_feed_1=seen\n  $ knock-env run welcome --env production --recipient recipient.json --json")
+    .action(run(async (workflow: string, opts: { env?: string; workingTree?: boolean; recipient: string; data?: string; actor?: string; tenant?: string; messageStatus?: string[]; showContents?: boolean; json?: boolean }) => runRun(io, workflow, opts)));
+}
 
 export interface RunCommandOptions {
   env?: string;

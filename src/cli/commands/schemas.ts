@@ -1,6 +1,18 @@
+import type { Command } from 'commander';
+import type { Action } from '../command.js';
 import { describeSchemas } from '../../core/ops/schemas.js';
 import { fs } from '../context.js';
 import { line, writeJson, type Io } from '../io.js';
+
+export function register(program: Command, io: Io, run: Action): void {
+  program
+    .command('schemas')
+    .description('where the JSON Schemas are, and how to point an editor at them')
+    .option('--write', 'copy them into .knock-env/schemas/ of the project (then commit that folder with git)')
+    .option('--json', 'print as JSON')
+    .addHelpText('after', '\nFiles knock-env writes start with `# yaml-language-server: $schema=../../.knock-env/schemas/<kind>.schema.json`,\nwhich resolves once `knock-env schemas --write` has copied the schemas into the project.')
+    .action(run(async (opts: { write?: boolean; json?: boolean }) => runSchemas(io, opts)));
+}
 
 export async function runSchemas(io: Io, opts: { json?: boolean; write?: boolean }): Promise<number> {
   const report = await describeSchemas({ fs, dir: io.cwd, write: Boolean(opts.write) });

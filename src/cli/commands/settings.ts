@@ -1,7 +1,24 @@
+import type { Command } from 'commander';
+import type { Action } from '../command.js';
 import { withRemote } from '../../core/remote/sync.js';
 import { ACCOUNT_SETTINGS, parseSwitch, readAccountSettings, setAccountSetting } from '../../core/ops/settings.js';
 import { coreOptions, fs } from '../context.js';
 import { line, writeJson, type Io } from '../io.js';
+
+export function register(program: Command, io: Io, run: Action): void {
+  const settings = program.command('settings').description('account settings (committed on production, effective everywhere at once)');
+  settings
+    .command('list', { isDefault: true })
+    .description('show the account settings')
+    .option('--json', 'print as JSON')
+    .action(run(async (opts: { json?: boolean }) => runSettingsList(io, opts)));
+  settings
+    .command('set <name> <value>')
+    .description('set an account setting: production-write-access on|off')
+    .option('--json', 'print the result as JSON')
+    .addHelpText('after', '\nWhile production-write-access is on, workflows and guides can also be created in any\nenvironment above development, and are then editable only there. Turning it off hides\nor loses nothing.\n\nExample:\n  $ knock-env settings set production-write-access on')
+    .action(run(async (name: string, value: string, opts: { json?: boolean }) => runSettingsSet(io, name, value, opts)));
+}
 
 export async function runSettingsList(io: Io, opts: { json?: boolean }): Promise<number> {
   const settings = await readAccountSettings({ fs, dir: io.cwd });

@@ -1,7 +1,17 @@
+import type { Command } from 'commander';
+import type { Action } from '../command.js';
 import { analyseWorkingTree } from '../../core/ops/analyse.js';
 import { readerOptions } from '../context.js';
 import { colourStatus, formatIssues } from '../format.js';
 import { line, writeJson, type Io } from '../io.js';
+
+export function register(program: Command, io: Io, run: Action): void {
+  program
+    .command('status')
+    .description('resources added, changed and deleted in the working tree, with their validity')
+    .option('--json', 'print as JSON')
+    .action(run(async (opts: { json?: boolean }) => runStatus(io, opts)));
+}
 
 export async function runStatus(io: Io, opts: { json?: boolean }): Promise<number> {
   const a = await analyseWorkingTree(readerOptions(io, io.cwd));

@@ -1,8 +1,20 @@
+import { Option, type Command } from 'commander';
+import type { Action } from '../command.js';
 import { validateWorkingTree } from '../../core/ops/validate.js';
 import { githubReport } from '../annotations.js';
 import { fs } from '../context.js';
 import { formatIssues } from '../format.js';
 import { line, writeJson, type Io } from '../io.js';
+
+export function register(program: Command, io: Io, run: Action): void {
+  program
+    .command('validate [paths...]')
+    .description('check resources: YAML, schema, @ file references, keys; every problem in every file')
+    .addOption(new Option('--format <format>', 'output format (github: workflow commands that annotate the diff)').choices(['text', 'json', 'github']).default('text'))
+    .option('--json', 'same as --format json')
+    .addHelpText('after', '\nWith no paths, checks knock-env.yaml and every workflow and guide.\nPaths may be resource folders, files in them, or workflows/ and guides/.\nExits 3 when any problem is found.\n\nExamples:\n  $ knock-env validate\n  $ knock-env validate workflows/welcome-email --format json')
+    .action(run(async (paths: string[], opts: { format?: string; json?: boolean }) => runValidate(io, paths, opts)));
+}
 
 export type ReportFormat = 'text' | 'json' | 'github';
 

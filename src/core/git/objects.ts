@@ -2,9 +2,9 @@ import { createHash } from 'node:crypto';
 import { deflateSync, inflateSync } from 'node:zlib';
 import { KnockEnvError } from '../errors.js';
 import { errnoCode, type FileSystem } from './fs.js';
-import { PackReader } from './pack.js';
+import { PackReader, type ObjectType, type RawObject } from './pack.js';
 
-export type ObjectType = 'blob' | 'tree' | 'commit' | 'tag';
+export type { ObjectType, RawObject } from './pack.js';
 
 export interface GitStore {
   fs: FileSystem;
@@ -101,11 +101,6 @@ function process_unique(): string {
 }
 
 const packReaders = new WeakMap<GitStore, PackReader>();
-
-export interface RawObject {
-  type: ObjectType;
-  content: Buffer;
-}
 
 function inflateLoose(deflated: Buffer): RawObject {
   const raw = inflateSync(deflated);

@@ -1,6 +1,14 @@
 import { inflateSync } from 'node:zlib';
 import { errnoCode, type FileSystem } from './fs.js';
-import type { ObjectType, RawObject } from './objects.js';
+
+/** The four kinds of git object. */
+export type ObjectType = 'blob' | 'tree' | 'commit' | 'tag';
+
+/** An object's type and its content, without git's header (the pack reader is the lowest layer that yields one). */
+export interface RawObject {
+  type: ObjectType;
+  content: Buffer;
+}
 
 /**
  * A reader for git's pack files (index version 2), reading only the bytes of

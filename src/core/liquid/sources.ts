@@ -1,4 +1,4 @@
-import { resolveReference } from '../validate/resource.js';
+import { resolveReference } from '../validate/reference-path.js';
 import type { SourceReader } from '../validate/types.js';
 import { decodeUtf8, LIMITS } from '../validate/limits.js';
 import { escapePointerSegment, SourcePositions, type Position } from '../validate/positions.js';

@@ -1,7 +1,7 @@
 import type { CoreOptions } from '../context.js';
 import { KnockEnvError } from '../errors.js';
-import { readIfExists } from '../git/fs.js';
-import { readCommit, type ParsedCommit } from '../git/commit.js';
+import { readCommit } from '../git/commit.js';
+import { commitByPrefix, mergeBase } from '../git/history.js';
 import { readObject, type GitStore } from '../git/objects.js';
 import { currentBranch, listRefs, readRef } from '../git/refs.js';
 import { diffTrees, entryAt, isTreeMode, type TreeDifference } from '../git/tree.js';
@@ -322,40 +322,6 @@ async function peelToCommit(store: GitStore, oid: string, name: string): Promise
   throw new KnockEnvError('USAGE', `${name} is a chain of tags too long to follow.`, { hint: 'Pass the commit id it points at.' });
 }
 
-
-/** The commit whose id starts with `prefix`, searched in the history of every ref and HEAD. */
-async function commitByPrefix(store: GitStore, prefix: string, name: string): Promise<string> {
-  const tips = new Set((await listRefs(store)).values());
-  const head = await readRef(store, 'HEAD');
-  if (head !== null) tips.add(head);
-  const matches = new Set<string>();
-  const seen = new Set<string>();
-  const stack: string[] = [];
-  for (const tip of tips) {
-    const object = await readObject(store, tip).catch(() => null);
-    if (object?.type === 'commit') stack.push(tip);
-  }
-  const shallow = await shallowCommits(store);
-  while (stack.length > 0) {
-    const oid = stack.pop()!;
-    if (seen.has(oid)) continue;
-    seen.add(oid);
-    if (oid.startsWith(prefix)) matches.add(oid);
-    if (!shallow.has(oid)) stack.push(...(await readCommit(store, oid)).parents);
-  }
-  if (matches.size === 1) return [...matches][0]!;
-  if (matches.size > 1) throw new KnockEnvError('USAGE', `Commit id "${name}" is ambiguous.`, { hint: 'Give more characters of it.' });
-  throw new KnockEnvError('USAGE', `No commit "${name}" in the history of this repository's branches.`, {
-    hint: 'Check the id with `git log`, or fetch it first (in CI: actions/checkout with `fetch-depth: 0`).',
-  });
-}
-
-/** Commits a shallow clone has without their parents. */
-async function shallowCommits(store: GitStore): Promise<Set<string>> {
-  const text = await readIfExists(store.fs, `${store.gitdir}/shallow`);
-  return new Set(text === null ? [] : text.toString('utf8').split('\n').filter((l) => /^[0-9a-f]{40}$/.test(l)));
-}
-
 /**
  * The environment a pull request targets: the one `base`'s branch is named
  * after (development, origin/development), else the one whose branch
@@ -389,89 +355,4 @@ async function targetEnvironment(store: GitStore, base: ResolvedRevision, enviro
 /** Whether a ref is the branch of `env`, locally (refs/heads/env) or on a remote (refs/remotes/<remote>/env). */
 function branchNames(ref: string, env: string): boolean {
   return ref === `refs/heads/${env}` || (ref.startsWith('refs/remotes/') && ref.endsWith(`/${env}`) && ref.split('/').length === 4);
-}
-
-// ---------------------------------------------------------------------------
-// Merge base
-
-const FROM_A = 1;
-const FROM_B = 2;
-const STALE = 4;
-
-/**
- * The best common ancestor of two commits, as `git merge-base` finds it:
- * both histories are walked newest first, each commit painted with the sides
- * it is reachable from; a commit painted by both is a candidate, and what lies
- * below a candidate is not. Null when they share no history (or a shallow
- * clone cuts it off). With several best candidates (criss-cross merges), the
- * newest is taken.
- */
-export async function mergeBase(store: GitStore, a: string, b: string): Promise<string | null> {
-  if (a === b) return a;
-  const shallow = await shallowCommits(store);
-  const commits = new Map<string, ParsedCommit>();
-  const load = async (oid: string): Promise<ParsedCommit> => {
-    let commit = commits.get(oid);
-    if (!commit) commits.set(oid, (commit = await readCommit(store, oid)));
-    return commit;
-  };
-  const flags = new Map<string, number>();
-  const queue: ParsedCommit[] = [];
-  const push = (commit: ParsedCommit): void => {
-    let i = queue.length;
-    while (i > 0 && queue[i - 1]!.committer.timestamp < commit.committer.timestamp) i--;
-    queue.splice(i, 0, commit);
-  };
-  flags.set(a, FROM_A);
-  flags.set(b, FROM_B);
-  push(await load(a));
-  push(await load(b));
-  const candidates: string[] = [];
-  while (queue.some((c) => !((flags.get(c.oid) ?? 0) & STALE))) {
-    const commit = queue.shift()!;
-    let paint = (flags.get(commit.oid) ?? 0) & (FROM_A | FROM_B | STALE);
-    if (paint === (FROM_A | FROM_B)) {
-      if (!candidates.includes(commit.oid)) candidates.push(commit.oid);
-      paint |= STALE;
-    }
-    if (shallow.has(commit.oid)) continue;
-    for (const parent of commit.parents) {
-      const current = flags.get(parent) ?? 0;
-      if ((current & paint) === paint) continue;
-      flags.set(parent, current | paint);
-      push(await load(parent));
-    }
-  }
-  // A candidate painted stale afterwards lies below another one.
-  const found = candidates.filter((oid) => !((flags.get(oid) ?? 0) & STALE));
-  const best: string[] = [];
-  for (const oid of found) {
-    let redundant = false;
-    for (const other of found) {
-      if (other !== oid && (await reaches(other, oid, shallow, load))) {
-        redundant = true;
-        break;
-      }
-    }
-    if (!redundant) best.push(oid);
-  }
-  best.sort((x, y) => commits.get(y)!.committer.timestamp - commits.get(x)!.committer.timestamp);
-  return best[0] ?? null;
-}
-
-/** Whether `ancestor` is in the history of `descendant` (plain walk; used on a handful of candidates). */
-async function reaches(descendant: string, ancestor: string, shallow: Set<string>, load: (oid: string) => Promise<ParsedCommit>): Promise<boolean> {
-  const floor = (await load(ancestor)).committer.timestamp - 86_400;
-  const seen = new Set<string>();
-  const stack = [descendant];
-  while (stack.length > 0) {
-    const oid = stack.pop()!;
-    if (oid === ancestor) return true;
-    if (seen.has(oid)) continue;
-    seen.add(oid);
-    const commit = await load(oid);
-    if (commit.committer.timestamp < floor || shallow.has(oid)) continue;
-    stack.push(...commit.parents);
-  }
-  return false;
 }

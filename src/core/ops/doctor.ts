@@ -1,6 +1,7 @@
 import type { CoreOptions } from '../context.js';
 import { isKnockEnvError, KnockEnvError } from '../errors.js';
-import { formatMessage, isAncestor, parseTrailers, readCommit, subjectOf, writeCommit, type Signature } from '../git/commit.js';
+import { formatMessage, parseTrailers, readCommit, subjectOf, writeCommit, type Signature } from '../git/commit.js';
+import { isAncestor } from '../git/history.js';
 import { readIfExists } from '../git/fs.js';
 import { hashObject, type GitStore } from '../git/objects.js';
 import { currentBranch, readRef, updateRef } from '../git/refs.js';

@@ -36,16 +36,22 @@ export async function readLog(options: LogOptions): Promise<{ environment: strin
   requireEnvironment(config, environment);
   authorizeRead(config, options.actor, options.apiKey, [environment]);
   const limit = options.limit ?? 50;
-  const entries: LogEntry[] = [];
+  const commits: LogEntry[] = [];
+  /** The listed commits end before the environment's first commit (`limit` reached). */
+  let truncated = false;
   if (!options.promotionsOnly) {
     let oid: string | undefined = await headOf(project, environment);
     const seen = new Set<string>();
-    while (oid && entries.length < limit && !seen.has(oid)) {
+    while (oid && !seen.has(oid)) {
+      if (commits.length >= limit) {
+        truncated = true;
+        break;
+      }
       seen.add(oid);
       const commit = await readCommit(project, oid);
       const trailers = parseTrailers(commit.message);
       const operation = trailers[TRAILER.operation];
-      entries.push({
+      commits.push({
         type: operation !== undefined && (LOGGED_OPERATIONS as readonly string[]).includes(operation) ? (operation as LogEntry['type']) : 'git-commit',
         environment: trailers[TRAILER.environment] ?? environment,
         id: commit.oid,
@@ -56,9 +62,10 @@ export async function readLog(options: LogOptions): Promise<{ environment: strin
       oid = commit.parents[0];
     }
   }
+  const events: LogEntry[] = [];
   for (const event of await readAuditTrail(project)) {
     if (event.environment !== environment) continue;
-    entries.push({
+    events.push({
       type: event.operation === 'rollback' ? 'rollback' : 'promotion',
       environment,
       id: event.id,
@@ -70,6 +77,31 @@ export async function readLog(options: LogOptions): Promise<{ environment: strin
       ...(event.source ? { source: event.source } : {}),
     });
   }
-  entries.sort((a, b) => (a.time < b.time ? 1 : a.time > b.time ? -1 : 0));
-  return { environment, entries: entries.slice(0, limit) };
+  return { environment, entries: inHistoryOrder(commits, events, truncated).slice(0, limit) };
+}
+
+/**
+ * Commits (first-parent, newest first) and the promotions and rollbacks into the
+ * environment (the audit trail's order, newest first) as one list ordered by history,
+ * never by their one-second timestamps: an event comes just before the commit it moved
+ * the branch to, after every commit made on top of it. An event whose commit is not
+ * listed stays in the audit trail's order: after the listed commits when the list was
+ * cut short (its commit is older), else beside the newer event before it.
+ */
+function inHistoryOrder(commits: LogEntry[], events: LogEntry[], truncated: boolean): LogEntry[] {
+  const position = new Map<string, number>();
+  commits.forEach((commit, index) => {
+    if (!position.has(commit.id)) position.set(commit.id, index);
+  });
+  const before: LogEntry[][] = commits.map(() => []);
+  const after: LogEntry[] = [];
+  let last = 0;
+  for (const event of events) {
+    const found = event.to === undefined ? undefined : position.get(event.to);
+    const at = Math.max(last, found ?? (truncated ? commits.length : last));
+    last = at;
+    if (at >= commits.length) after.push(event);
+    else before[at]!.push(event);
+  }
+  return [...commits.flatMap((commit, index) => [...before[index]!, commit]), ...after];
 }

@@ -1,5 +1,6 @@
 import { parseYaml } from '../validate/yaml.js';
 import { readCommit, subjectOf, type ParsedCommit } from '../git/commit.js';
+import { commitsBetween as commitsBetweenHeads } from '../git/history.js';
 import { readObject, type GitStore } from '../git/objects.js';
 import { diffTrees, entryAt, type TreeDifference } from '../git/tree.js';
 import type { Project } from '../project.js';
@@ -235,59 +236,7 @@ export function summariseCommit(c: ParsedCommit): CommitSummary {
   return { oid: c.oid, subject: subjectOf(c.message), author: c.author.name, email: c.author.email, time: new Date(c.author.timestamp * 1000).toISOString() };
 }
 
-/**
- * Commits reachable from `to` but not from `from`, newest first (at most
- * `limit`). Walks both sides newest-first, painting what `from` reaches, and
- * stops once only painted commits are left, as `git rev-list from..to` does;
- * so the cost follows the commits between, not the length of history.
- */
+/** Commits reachable from `to` but not from `from`, newest first (at most `limit`), as plans show them. */
 export async function commitsBetween(store: GitStore, from: string | null, to: string, limit = 200): Promise<CommitSummary[]> {
-  const excluded = new Set<string>();
-  const seen = new Map<string, ParsedCommit>();
-  const load = async (oid: string) => {
-    let commit = seen.get(oid);
-    if (!commit) seen.set(oid, (commit = await readCommit(store, oid)));
-    return commit;
-  };
-  type Item = { commit: ParsedCommit; excluded: boolean };
-  const queue: Item[] = [];
-  const push = (item: Item) => {
-    let i = queue.length;
-    while (i > 0 && queue[i - 1]!.commit.committer.timestamp < item.commit.committer.timestamp) i--;
-    queue.splice(i, 0, item);
-  };
-  if (from) {
-    excluded.add(from);
-    push({ commit: await load(from), excluded: true });
-  }
-  push({ commit: await load(to), excluded: false });
-  const included = new Map<string, ParsedCommit>();
-  const queued = new Set<string>([to, ...(from ? [from] : [])]);
-  while (queue.length > 0 && queue.some((item) => !item.excluded && !excluded.has(item.commit.oid))) {
-    const { commit, excluded: isExcluded } = queue.shift()!;
-    const out = isExcluded || excluded.has(commit.oid);
-    if (out) {
-      included.delete(commit.oid);
-    } else {
-      included.set(commit.oid, commit);
-      if (included.size >= limit * 4) break;
-    }
-    for (const parent of commit.parents) {
-      if (out) excluded.add(parent);
-      if (queued.has(parent) && !out) continue;
-      if (queued.has(parent) && out) {
-        const pending = queue.find((item) => item.commit.oid === parent);
-        if (pending) pending.excluded = true;
-        included.delete(parent);
-        continue;
-      }
-      queued.add(parent);
-      push({ commit: await load(parent), excluded: out });
-    }
-  }
-  return [...included.values()]
-    .filter((c) => !excluded.has(c.oid))
-    .sort((a, b) => b.committer.timestamp - a.committer.timestamp)
-    .slice(0, limit)
-    .map(summariseCommit);
+  return (await commitsBetweenHeads(store, from, to, limit)).map(summariseCommit);
 }

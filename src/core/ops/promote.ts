@@ -1,7 +1,8 @@
 import type { CoreOptions } from '../context.js';
 import { authenticate, authorize } from '../access.js';
 import { KnockEnvError } from '../errors.js';
-import { isAncestor, readCommit } from '../git/commit.js';
+import { readCommit } from '../git/commit.js';
+import { isAncestor } from '../git/history.js';
 import { currentBranch, readRef, updateRef } from '../git/refs.js';
 import { branchRef, environmentSlugs, headOf, loadConfig, openProject, requireEnvironment, type Project } from '../project.js';
 import type { KnockEnvConfig } from '../validate/config.js';

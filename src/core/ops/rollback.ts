@@ -1,7 +1,8 @@
 import type { CoreOptions } from '../context.js';
 import { authenticate, authorize } from '../access.js';
 import { KnockEnvError } from '../errors.js';
-import { formatMessage, isAncestor, readCommit, writeCommit } from '../git/commit.js';
+import { formatMessage, readCommit, writeCommit } from '../git/commit.js';
+import { isAncestor } from '../git/history.js';
 import { currentBranch, updateRef } from '../git/refs.js';
 import { applyChanges, diffTrees, type FileChange } from '../git/tree.js';
 import { OwnershipJudge } from '../ownership.js';

@@ -1,13 +1,13 @@
 import type { CoreOptions } from '../context.js';
 import { KnockEnvError } from '../errors.js';
-import { CLOCK_SKEW_SECONDS, isAncestor, readCommit, writeCommit, type ParsedCommit } from '../git/commit.js';
+import { readCommit, writeCommit, type ParsedCommit } from '../git/commit.js';
+import { CLOCK_SKEW_SECONDS, commitsBetween, isAncestor } from '../git/history.js';
 import { readIfExists } from '../git/fs.js';
 import type { GitStore } from '../git/objects.js';
 import { currentBranch, readRef, updateRef } from '../git/refs.js';
 import { PUSH_JOURNAL, RefTransaction, loadPlan, readPendingPush, storePlan, type StoredPlan, type WorktreePlan } from '../git/transaction.js';
 import { AUDIT_REF, branchRef, environmentSlugs, loadConfigAt, openProject, openRepository, HIGHEST_ENVIRONMENT, type Project } from '../project.js';
 import { followCheckedOutBranch } from '../ops/commit.js';
-import { commitsBetween } from '../ops/plan.js';
 import { diagnose, pushIncomplete, type DoctorOptions, type DoctorReport } from '../ops/doctor.js';
 import { shortOid, signatureOf, withRepositoryLock } from '../ops/shared.js';
 import { runLocalTransaction } from '../ops/transact.js';
@@ -138,7 +138,7 @@ async function fastForwardLocal(project: Project, options: CoreOptions, state: B
  * put one after the other, never merged). Returns the new head.
  */
 async function rebaseAudit(store: GitStore, base: string | null, local: string): Promise<string> {
-  const own = await Promise.all((await commitsBetween(store, base, local, Infinity)).reverse().map((summary) => readCommit(store, summary.oid)));
+  const own = (await commitsBetween(store, base, local, Infinity)).reverse();
   if (own.length === 0) return base ?? local;
   // An event the remote's trail already holds (a copy an earlier push re-based there) is not added twice.
   const eventKey = (c: ParsedCommit) => `${c.author.name}\0${c.author.email}\0${c.author.timestamp}\0${c.message}`;

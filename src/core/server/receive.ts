@@ -1,6 +1,7 @@
 import { authorize, type Capability, type Principal } from '../access.js';
 import { isKnockEnvError } from '../errors.js';
-import { CLOCK_SKEW_SECONDS, isAncestor, parseTrailers, readCommit, type ParsedCommit } from '../git/commit.js';
+import { parseTrailers, readCommit, type ParsedCommit } from '../git/commit.js';
+import { CLOCK_SKEW_SECONDS, isAncestor } from '../git/history.js';
 import { EMPTY_TREE_OID, readObject, type GitStore } from '../git/objects.js';
 import { listRefs, readRef } from '../git/refs.js';
 import { diffTrees, entryAt, isTreeMode, type TreeDifference, type TreeEntry } from '../git/tree.js';

@@ -3,13 +3,10 @@ import { KnockEnvError } from '../errors.js';
 import { assertValidKey, describeKey, keyProblem } from '../keys.js';
 import { ENVIRONMENTS_DIR } from '../resources.js';
 import { sortIssues } from './resource.js';
-import { schemaIssues, type SchemaName } from './schemas.js';
+import { schemaIssues } from './schemas.js';
 import type { ValidationIssue } from './types.js';
 import { joinPointer } from './positions.js';
 import { parseYaml, type ParsedYaml } from './yaml.js';
-
-/** The per-environment files, each with the schema of the same name. */
-export type EnvironmentFileKind = Extract<SchemaName, 'channel' | 'variables' | 'branding'>;
 
 export const VARIABLES_FILE = 'variables.yaml';
 export const BRANDING_FILE = 'branding.yaml';

@@ -3,7 +3,6 @@ import { hasLiquid, knockLiquid, liquidProblem } from '../liquid/engine.js';
 import { childPath, TemplateFiles, type StringSource } from '../liquid/sources.js';
 import { RESOURCE_KINDS, RESOURCE_TYPES, type ResourceKind } from '../resources.js';
 import type { SourceReader, ValidationIssue } from './types.js';
-import type { Position } from './positions.js';
 
 /**
  * Liquid syntax checks: every template string of a workflow (channel
@@ -16,20 +15,6 @@ import type { Position } from './positions.js';
 let engine: Liquid | undefined;
 function parser(): Liquid {
   return (engine ??= knockLiquid());
-}
-
-/**
- * Issues of one template text. `lineOffset` is where the text starts in
- * `file` (1-based), when it is part of a larger file: a problem on the
- * text's first line is shifted by its column, later lines by its line.
- */
-export function liquidIssues(text: string, file: string, lineOffset?: { line: number; column: number }): ValidationIssue[] {
-  const locate =
-    lineOffset === undefined
-      ? (line: number, column: number): Position => ({ line, column })
-      : (line: number, column: number): Position =>
-          line === 1 ? { line: lineOffset.line, column: lineOffset.column + column - 1 } : { line: lineOffset.line + line - 1, column };
-  return parseIssues(text, { file, locate });
 }
 
 /**

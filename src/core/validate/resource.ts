@@ -6,6 +6,9 @@ import type { ResourceValidation, SourceReader, SpecialEntry, ValidationIssue } 
 import { decodeUtf8, jsonDepthExceeded, LIMITS, MAX_JSON_DEPTH, offsetPosition, tooLargeIssue } from './limits.js';
 import { escapePointerSegment, SourcePositions, type Position } from './positions.js';
 import { parseYaml } from './yaml.js';
+import { resolveReference } from './reference-path.js';
+
+export { resolveReference } from './reference-path.js';
 
 /** How deep `@` references may chain through JSON files. */
 const MAX_REFERENCE_DEPTH = 8;
@@ -157,30 +160,6 @@ function scanReferences(data: unknown): { references: FileReference[]; conflicts
     for (let i = children.length - 1; i >= 0; i--) stack.push(children[i] as Frame);
   }
   return { references, conflicts };
-}
-
-/**
- * Why a reference path is not a relative path inside the resource folder,
- * or its normalised path relative to that folder. `baseDir` is the folder,
- * relative to the resource folder, of the file holding the reference.
- */
-export function resolveReference(path: string, baseDir: string): { path: string } | { problem: string } {
-  if (path.length === 0) return { problem: 'the path is empty' };
-  if (path.includes('\0')) return { problem: 'the path contains a NUL byte' };
-  if (path.includes('\\')) return { problem: 'the path contains a backslash; use "/"' };
-  if (path.startsWith('/') || /^[A-Za-z]:/.test(path)) return { problem: 'the path is absolute' };
-  const segments = baseDir === '' ? [] : baseDir.split('/');
-  for (const segment of path.split('/')) {
-    if (segment === '' || segment === '.') continue;
-    if (segment === '..') {
-      if (segments.length === 0) return { problem: 'the path leads outside the resource folder' };
-      segments.pop();
-      continue;
-    }
-    segments.push(segment);
-  }
-  if (segments.length === 0) return { problem: 'the path names the resource folder itself' };
-  return { path: segments.join('/') };
 }
 
 class ReferenceChecker {
