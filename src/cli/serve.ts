@@ -7,7 +7,8 @@ import { authenticate, type Principal } from '../core/access.js';
 import type { FileSystem } from '../core/git/fs.js';
 import type { GitStore } from '../core/git/objects.js';
 import { readRef } from '../core/git/refs.js';
-import { AUDIT_REF, branchRef, environmentSlugs, HIGHEST_ENVIRONMENT, loadConfigAt } from '../core/project.js';
+import { AUDIT_REF, branchRef, HIGHEST_ENVIRONMENT, loadConfigAt } from '../core/project.js';
+import { servedEnvironments } from '../core/policy/visibility.js';
 import { readCredentials, verifyMemberToken } from '../core/server/credentials.js';
 import type { KnockEnvConfig } from '../core/validate/config.js';
 
@@ -78,19 +79,8 @@ async function authenticateRequest(repository: string, account: Account, user: s
   }
 }
 
-/**
- * The environments an API key sees: its own and those above it (each an
- * ancestor of its environment's head anyway, by the chain). Null for a member:
- * members see every branch, since a direct commit above development must merge
- * down into every lower environment.
- */
-export function visibleEnvironments(config: KnockEnvConfig, who: Principal): string[] | null {
-  if (who.kind === 'member') return null;
-  const slugs = environmentSlugs(config);
-  const position = slugs.indexOf(who.environment);
-  // The environment directly below is what the key promotes into its own: it must see that too.
-  return position < 0 ? [] : slugs.slice(Math.max(0, position - 1));
-}
+/** The environment branches served to a principal (null: every branch); the rule and its reasons are in the policy. */
+export const visibleEnvironments = servedEnvironments;
 
 /** git configuration for one request, passed as GIT_CONFIG_COUNT / GIT_CONFIG_KEY_n / GIT_CONFIG_VALUE_n. */
 function configEnv(pairs: [string, string][]): Record<string, string> {

@@ -23,7 +23,9 @@ export type IssueCode =
   /** A change to knock-env.yaml, which only knock-env's own commands make. */
   | 'account-change'
   /** A template string or `@` template file whose Liquid does not parse. */
-  | 'liquid-syntax';
+  | 'liquid-syntax'
+  /** origin_environment names no environment of the account. */
+  | 'unknown-origin';
 
 /** One problem in one file. Line and column are 1-based. */
 export interface ValidationIssue {
