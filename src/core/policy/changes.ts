@@ -120,6 +120,8 @@ export interface ValidateChangesOptions {
   onValid?(kind: ResourceKind, dir: string): void;
   /** Validations running at once (default 8). */
   concurrency?: number;
+  /** Validates a resource through a memo (e.g. by folder id, across the refs of one push); default: validate it. */
+  memo?(r: ResourceChangeClass, validate: () => Promise<ValidationIssue[]>): Promise<ValidationIssue[]>;
 }
 
 /** origin_environment must name an environment of the account (DESIGN.md §3). */
@@ -177,7 +179,8 @@ export async function validateChanges(changes: ClassifiedChange[], after: Conten
       const r = resources[i]!;
       const own: ValidationIssue[] = [];
       if (!(await options.knownValid?.(r.kind, r.dir))) {
-        own.push(...(await validateResource({ kind: r.kind, key: r.key, read: after })).issues);
+        const validate = async () => (await validateResource({ kind: r.kind, key: r.key, read: after })).issues;
+        own.push(...(options.memo ? await options.memo(r, validate) : await validate()));
         if (own.length === 0) options.onValid?.(r.kind, r.dir);
       }
       const unknown = unknownOriginIssue(r.file, r.originAfter, options.environments, r.originAfter === null ? null : await after.read(r.file));

@@ -324,7 +324,9 @@ class Judgement {
             change.path,
             holder,
             `The merge into ${this.env} gives ${change.path} (owned by ${owner === ACCOUNT ? `the account, committed on ${holder}` : holder}) content that is neither ${holder}'s current content nor that of a commit made for ${holder} on top of its current head; a merge may only bring down what ${holder} has or is about to get, never an earlier state.`,
-            `Make the change in ${holder} with knock-env, which merges it down; to merge by hand, merge ${holder}'s current head.`,
+            owner === ACCOUNT
+              ? `Change the account in ${holder} with knock-env (\`knock-env members\`, \`keys\`, \`settings\`), which merges it down; to merge by hand, merge ${holder}'s current head.`
+              : `Change it in ${holder} with knock-env, which merges it down; to merge by hand, merge ${holder}'s current head.`,
           );
         }
       } else if (owner === this.env || (owner === ACCOUNT && rank === position)) {

@@ -4,15 +4,12 @@ import { CLOCK_SKEW_SECONDS, isAncestor, parseTrailers, readCommit, type ParsedC
 import { EMPTY_TREE_OID, readObject, type GitStore } from '../git/objects.js';
 import { listRefs, readRef } from '../git/refs.js';
 import { diffTrees, entryAt, isTreeMode, type TreeDifference, type TreeEntry } from '../git/tree.js';
-import { ACCOUNT, OwnershipJudge } from '../ownership.js';
+import { classifyChanges, layeredView, treeView, validateChanges } from '../policy/changes.js';
+import { ACCOUNT, judgeChange, keepsOrder, type Verdict } from '../policy/judge.js';
 import { AUDIT_REF, branchRef, environmentSlugs, HIGHEST_ENVIRONMENT, loadConfigAt, type Project } from '../project.js';
-import { CONFIG_FILE, ENVIRONMENTS_DIR, resourceOfPath, resourceRef, type ResourceKind } from '../resources.js';
+import { CONFIG_FILE } from '../resources.js';
 import { validateConfigText, type KnockEnvConfig } from '../validate/config.js';
-import { validateEnvironmentFile } from '../validate/environment.js';
-import { validateResource } from '../validate/resource.js';
-import { treeReader } from '../worktree.js';
 import type { ValidationIssue } from '../validate/types.js';
-import { originOf } from '../ops/analyse.js';
 import { TRAILER, shortOid } from '../ops/shared.js';
 
 /**
@@ -41,6 +38,8 @@ export interface PushRejection {
   environment?: string;
   /** What to do instead. */
   hint?: string;
+  /** The policy's verdict code, or the validation issue's code, when the rejection is one of those. */
+  code?: string;
 }
 
 export interface PushVerdict {
@@ -284,8 +283,7 @@ class PushCheck {
     await this.checkChain(refused);
     if (envUpdates.length === 0) return;
     await this.judgeNewCommits(envUpdates);
-    for (const update of envUpdates) await this.checkPromotion(update);
-    for (const update of envUpdates) await this.checkOwnedContent(update);
+    for (const update of envUpdates) await this.checkArrival(update);
     for (const update of envUpdates) await this.validateUpdate(update);
   }
 
@@ -468,7 +466,7 @@ class PushCheck {
     const changes = await diffTrees(this.store, parent.tree, commit.tree);
     if (changes.length === 0) return;
     if (parseTrailers(commit.message)[TRAILER.operation] === 'rollback') return this.judgeRollback(commit, parent, env, environments, changes, ref);
-    await this.judgeEdits({ ref, commit, env, environments, baseTree: parent.tree, changes, claimTrees: [parent.tree] });
+    await this.judgeEdits({ ref, commit, env, environments, baseTree: parent.tree, changes });
   }
 
   /** A commit made for `env` must build on env's current head on the server (when it has a branch there). */
@@ -485,137 +483,57 @@ class PushCheck {
     return false;
   }
 
+  /** Hands the policy's verdicts on a commit to the pusher. */
+  private rejectVerdicts(ref: string, commit: string, verdicts: Verdict[]): void {
+    for (const v of verdicts) {
+      this.reject({
+        ref,
+        commit,
+        ...(v.path !== '' ? { path: v.path } : {}),
+        ...(v.owner !== null ? { environment: v.owner === ACCOUNT ? HIGHEST_ENVIRONMENT : v.owner } : {}),
+        message: v.message,
+        hint: v.hint,
+        code: v.code,
+      });
+    }
+  }
+
+  /** The environments whose head on the server (before the push) holds a folder. */
+  private keysIn = async (dir: string): Promise<string[]> => {
+    const found: string[] = [];
+    for (const [env, head] of this.before) if (await treeView(this.store, (await this.load(head)).tree).hasFolder(dir)) found.push(env);
+    return found;
+  };
+
   /**
-   * Changes committed in `env` (a commit's own changes, or what a merge into
-   * `env` changes in paths `env` owns): every path must be owned by `env`,
-   * new resources must say they come from it, origin_environment never
-   * changes, and the pusher's role must allow each kind of change there.
+   * Changes committed in `env` (a commit's own changes): the policy judges
+   * them as a commit there, or, for a commit knock-env's account commands
+   * made (its operation trailer says so), as an account change.
    */
-  private async judgeEdits(input: { ref: string; commit: ParsedCommit; env: string; environments: string[]; baseTree: string; changes: Change[]; claimTrees: string[] }): Promise<void> {
-    const { ref, commit, env, environments, baseTree, changes } = input;
-    const lowest = environments[0] ?? this.lowest;
-    const highest = environments[environments.length - 1] ?? HIGHEST_ENVIRONMENT;
-    const judge = new OwnershipJudge(this.store, environments, input.claimTrees);
-    const needs = new Map<Capability, string>();
-    const where = `commit ${shortOid(commit.oid)} on ${env}`;
-    const resources = new Map<string, { kind: ResourceKind; key: string; paths: string[] }>();
-    for (const change of changes) {
-      const resource = resourceOfPath(change.path);
-      if (resource && resource.keyProblem === null) {
-        let group = resources.get(resource.dir);
-        if (!group) resources.set(resource.dir, (group = { kind: resource.kind, key: resource.key, paths: [] }));
-        group.paths.push(change.path);
-        continue;
-      }
-      const owner = await judge.ownerOf(change.path);
-      if (owner === ACCOUNT) {
-        if (env !== highest) {
-          this.reject({
-            ref,
-            commit: commit.oid,
-            path: change.path,
-            environment: highest,
-            message: `${where} changes ${CONFIG_FILE}, which holds the account and is committed only on ${highest} (and merged down).`,
-            hint: 'Change the account with knock-env (`knock-env members`, `keys`, `settings`, `env create`); they commit it on production and merge it down.',
-          });
-          continue;
-        }
-        await this.checkAccountChange(ref, commit, baseTree);
-        needs.set('manage-account', `change the account (${CONFIG_FILE})`);
-      } else if (owner !== env) {
-        const environmentPath = change.path.startsWith(`${ENVIRONMENTS_DIR}/`);
-        this.reject({
-          ref,
-          commit: commit.oid,
-          path: change.path,
-          environment: owner,
-          message: `${where} changes ${change.path}, which belongs to ${owner}${environmentPath ? '' : ' (paths outside workflows/, guides/ and environments/ belong to the lowest environment)'}; it can be changed only there.`,
-          hint: owner === lowest ? `Make the change in ${owner} and promote it.` : `Make the change in ${owner} (\`knock-env checkout ${owner}\`, edit, \`knock-env commit\`); it is merged down from there.`,
-        });
-      } else if (change.path.startsWith(`${ENVIRONMENTS_DIR}/`)) {
-        needs.set('configure-environment', `change ${env}'s channels, variables or branding`);
-      } else {
-        needs.set('edit-resources', `commit files in ${env}`);
-      }
-    }
-    for (const [dir, group] of resources) {
-      const ref0 = resourceRef(group.kind, group.key);
-      const named = `${group.kind} "${group.key}"`;
-      const existed = await isFolder(this.store, baseTree, dir);
-      const exists = await isFolder(this.store, commit.tree, dir);
-      const path = ref0.file;
-      if (!existed) {
-        const origin = originOf(await this.fileText(commit.tree, ref0.file));
-        if (origin === null ? env !== lowest : origin !== env) {
-          this.reject({
-            ref,
-            commit: commit.oid,
-            path,
-            environment: env,
-            message: origin === null ? `${where} creates ${named} without origin_environment; a resource created in ${env} must say origin_environment: ${env}.` : `${where} creates ${named} with origin_environment: ${origin}, but it is created in ${env}.`,
-            hint: 'Create resources with `knock-env commit`, which sets origin_environment to the environment it commits to.',
-          });
-          continue;
-        }
-        if (env !== lowest && !this.config.settings?.production_write_access) {
-          this.reject({
-            ref,
-            commit: commit.oid,
-            path,
-            environment: lowest,
-            message: `${where} creates ${named}, but production write access is off: workflows and guides are created in ${lowest}.`,
-            hint: `Create it in ${lowest} and promote it, or ask an owner to run \`knock-env settings set production-write-access on\` (and push that first).`,
-          });
-          continue;
-        }
-        const elsewhere: string[] = [];
-        for (const [other, head] of this.before) {
-          if (other !== env && (await isFolder(this.store, (await this.load(head)).tree, dir))) elsewhere.push(other);
-        }
-        if (elsewhere.length > 0) {
-          this.reject({
-            ref,
-            commit: commit.oid,
-            path,
-            environment: elsewhere[0]!,
-            message: `${where} creates ${named}, which already exists in ${elsewhere.join(', ')}; a key can be created only once.`,
-            hint: `Choose another key, or edit it in ${elsewhere[0]} and promote.`,
-          });
-          continue;
-        }
-        needs.set('edit-resources', 'commit workflows and guides');
-        continue;
-      }
-      const owner = await judge.ownerOf(ref0.file);
-      if (owner !== env) {
-        this.reject({
-          ref,
-          commit: commit.oid,
-          path: group.paths[0]!,
-          environment: owner,
-          message: `${where} ${exists ? 'changes' : 'deletes'} ${named}, which belongs to ${owner} (its origin environment); it can be ${exists ? 'changed' : 'deleted'} only in ${owner}.`,
-          hint: owner === lowest ? `Make the change in ${owner} (\`knock-env checkout ${owner}\`, edit, \`knock-env commit\`) and promote it.` : `Make the change in ${owner} directly (\`knock-env checkout ${owner}\`); it is merged down from there.`,
-        });
-        continue;
-      }
-      if (exists) {
-        const before = originOf(await this.fileText(baseTree, ref0.file));
-        const after = originOf(await this.fileText(commit.tree, ref0.file));
-        if (before !== null && after !== before) {
-          this.reject({
-            ref,
-            commit: commit.oid,
-            path,
-            environment: owner,
-            message: `${where} changes the origin_environment of ${named} from ${before} to ${after ?? 'nothing'}; it never changes.`,
-            hint: `Restore \`origin_environment: ${before}\` in ${path}.`,
-          });
-          continue;
-        }
-      }
-      needs.set('edit-resources', 'commit workflows and guides');
-    }
-    for (const [capability, action] of needs) this.requireRole(ref, commit.oid, capability, env, action);
+  private async judgeEdits(input: { ref: string; commit: ParsedCommit; env: string; environments: string[]; baseTree: string; changes: Change[] }): Promise<void> {
+    const { ref, commit, env, environments, baseTree } = input;
+    const before = treeView(this.store, baseTree);
+    const after = treeView(this.store, commit.tree);
+    const classified = await classifyChanges({ changes: input.changes, before, after });
+    const byCommand = parseTrailers(commit.message)[TRAILER.operation] !== undefined;
+    const account = classified.some((c) => c.class === 'account') ? { accountBefore: await this.accountIn(baseTree), accountAfter: await this.accountIn(commit.tree) } : {};
+    const verdicts = await judgeChange({
+      kind: byCommand && account.accountBefore !== undefined ? 'account-command' : env === environments[0] ? 'commit' : 'direct-commit',
+      environment: env,
+      account: this.config,
+      environments,
+      principal: this.who,
+      changes: classified,
+      keysIn: this.keysIn,
+      ...account,
+    });
+    this.rejectVerdicts(ref, commit.oid, verdicts);
+  }
+
+  /** knock-env.yaml as a tree has it, parsed; null when missing or invalid. */
+  private async accountIn(tree: string): Promise<KnockEnvConfig | null> {
+    const text = await this.fileText(tree, CONFIG_FILE);
+    return text === null ? null : (validateConfigText(text, CONFIG_FILE).data ?? null);
   }
 
   private requireRole(ref: string, commit: string | undefined, capability: Capability, env: string, action: string): void {
@@ -623,35 +541,13 @@ class PushCheck {
       authorize(this.config, this.who, capability, env, action);
     } catch (error) {
       if (!isKnockEnvError(error)) throw error;
-      this.reject({ ref, ...(commit ? { commit } : {}), environment: env, message: error.message, ...(error.hint ? { hint: error.hint } : {}) });
-    }
-  }
-
-  /** knock-env.yaml may change, but never so that an environment disappears or moves. */
-  private async checkAccountChange(ref: string, commit: ParsedCommit, baseTree: string): Promise<void> {
-    const before = await this.fileText(baseTree, CONFIG_FILE);
-    const after = await this.fileText(commit.tree, CONFIG_FILE);
-    if (after === null) {
-      this.reject({ ref, commit: commit.oid, path: CONFIG_FILE, message: `commit ${shortOid(commit.oid)} deletes ${CONFIG_FILE}; the project would no longer be a knock-env project.`, hint: 'Restore it.' });
-      return;
-    }
-    const parsed = validateConfigText(after, CONFIG_FILE).data;
-    const previous = before === null ? undefined : validateConfigText(before, CONFIG_FILE).data;
-    if (parsed && previous && !keepsOrder(environmentSlugs(previous), environmentSlugs(parsed))) {
-      this.reject({
-        ref,
-        commit: commit.oid,
-        path: CONFIG_FILE,
-        message: `commit ${shortOid(commit.oid)} removes or reorders environments (${environmentSlugs(previous).join(' → ')} becomes ${environmentSlugs(parsed).join(' → ')}); environments are only ever added.`,
-        hint: 'Add environments with `knock-env env create <slug>`.',
-      });
+      this.reject({ ref, ...(commit ? { commit } : {}), environment: env, message: error.message, ...(error.hint ? { hint: error.hint } : {}), code: 'role' });
     }
   }
 
   /**
-   * A rollback commit restores, in paths lower environments own, the content
-   * of an earlier state of its environment; what the environment (or one above
-   * it) owns stays as it is.
+   * A rollback commit must name an earlier state of its environment; what it
+   * may restore is the policy's to judge.
    */
   private async judgeRollback(commit: ParsedCommit, parent: ParsedCommit, env: string, environments: string[], changes: Change[], ref: string): Promise<void> {
     const to = parseTrailers(commit.message)[TRAILER.to] ?? '';
@@ -671,43 +567,16 @@ class PushCheck {
       this.reject({ ref, commit: commit.oid, environment: env, message: `rollback commit ${shortOid(commit.oid)} restores ${shortOid(to)}, which is not an earlier state of ${env}.`, hint });
       return;
     }
-    const judge = new OwnershipJudge(this.store, environments, [parent.tree, restored.tree]);
-    const position = environments.indexOf(env);
-    for (const change of changes) {
-      const owner = await judge.ownerOf(change.path);
-      if (judge.rank(owner) >= position) {
-        this.reject({
-          ref,
-          commit: commit.oid,
-          path: change.path,
-          environment: owner === ACCOUNT ? HIGHEST_ENVIRONMENT : owner,
-          message: `rollback commit ${shortOid(commit.oid)} changes ${change.path}, which ${owner === ACCOUNT ? 'holds the account' : `belongs to ${owner}`}; a rollback of ${env} restores only what lower environments promoted into it.`,
-          hint,
-        });
-        continue;
-      }
-      const then = await entryAt(this.store, restored.tree, change.path);
-      const same = change.newOid === undefined ? then === null || isTreeMode(then.mode) : then !== null && then.oid === change.newOid && then.mode === (change.newMode ?? then.mode);
-      if (!same) {
-        this.reject({
-          ref,
-          commit: commit.oid,
-          path: change.path,
-          environment: owner,
-          message: `rollback commit ${shortOid(commit.oid)} gives ${change.path} content it did not have in the state it restores (${shortOid(to)}).`,
-          hint,
-        });
-      }
-    }
-    this.requireRole(ref, commit.oid, 'promote', env, `roll back ${env}`);
+    const before = treeView(this.store, parent.tree);
+    const then = treeView(this.store, restored.tree);
+    const classified = await classifyChanges({ changes, before, after: treeView(this.store, commit.tree), claims: layeredView([before, then]) });
+    this.rejectVerdicts(ref, commit.oid, await judgeChange({ kind: 'rollback', environment: env, account: this.config, environments, principal: this.who, changes: classified, restored: then }));
   }
 
   /**
-   * A merge into `env` (parents: env's line, then what it merges) may give
-   * paths environments above `env` own only their owner's content (see
-   * ownersContent: knock-env's merge-downs bring down just that); changes in
-   * paths `env` owns are judged as edits made in `env`; paths of lower
-   * environments stay as they were.
+   * A merge into `env` (parents: env's line, then what it merges): the
+   * policy judges what it brings down, given what each owner has or is about
+   * to get (ownersContent).
    */
   private async judgeMerge(commit: ParsedCommit, ref: string, env: string): Promise<void> {
     const [line, merged] = [await this.load(commit.parents[0]!), await this.load(commit.parents[1]!)];
@@ -718,42 +587,20 @@ class PushCheck {
       return;
     }
     if (!(await this.extendsLine(env, line.oid, ref, commit))) return;
-    const judge = new OwnershipJudge(this.store, environments, [line.tree, merged.tree]);
-    const position = environments.indexOf(env);
-    const own: Change[] = [];
-    for (const change of await diffTrees(this.store, line.tree, commit.tree)) {
-      const owner = await judge.ownerOf(change.path);
-      const rank = judge.rank(owner);
-      if (rank > position) {
-        const holder = owner === ACCOUNT ? HIGHEST_ENVIRONMENT : owner;
-        if (!(await this.ownersContent({ path: change.path, owner: holder, env, environments, content: contentOf(change), tip: merged.oid }))) {
-          const named = owner === ACCOUNT ? `the account, committed on ${HIGHEST_ENVIRONMENT}` : owner;
-          this.reject({
-            ref,
-            commit: commit.oid,
-            path: change.path,
-            environment: holder,
-            message: `merge ${shortOid(commit.oid)} into ${env} gives ${change.path} (owned by ${named}) content that is neither ${holder}'s current content nor that of a commit made for ${holder} on top of its current head; a merge may only bring down what ${holder} has or is about to get, never an earlier state.`,
-            hint:
-              owner === ACCOUNT
-                ? `Change the account in ${HIGHEST_ENVIRONMENT} with knock-env (\`knock-env members\`, \`keys\`, \`settings\`), which merges it down; to merge by hand, merge ${HIGHEST_ENVIRONMENT}'s current head.`
-                : `Change it in ${holder} with knock-env, which merges it down; to merge by hand, merge ${holder}'s current head.`,
-          });
-        }
-      } else if (owner === env || (owner === ACCOUNT && rank === position)) {
-        own.push(change);
-      } else {
-        this.reject({
-          ref,
-          commit: commit.oid,
-          path: change.path,
-          environment: owner,
-          message: `merge ${shortOid(commit.oid)} into ${env} changes ${change.path}, which belongs to ${owner}, an environment below ${env}.`,
-          hint: `Changes of ${owner} reach ${env} by promotion (\`knock-env promote\`), never by a merge.`,
-        });
-      }
-    }
-    if (own.length > 0) await this.judgeEdits({ ref, commit, env, environments, baseTree: line.tree, changes: own, claimTrees: [line.tree, merged.tree] });
+    const before = treeView(this.store, line.tree);
+    const changes = await diffTrees(this.store, line.tree, commit.tree);
+    const classified = await classifyChanges({ changes, before, after: treeView(this.store, commit.tree), claims: layeredView([before, treeView(this.store, merged.tree)]) });
+    const verdicts = await judgeChange({
+      kind: 'merge-down',
+      environment: env,
+      account: this.config,
+      environments,
+      principal: this.who,
+      changes: classified,
+      keysIn: this.keysIn,
+      ownersContent: (change, owner) => this.ownersContent({ path: change.path, owner, env, environments, content: contentOf(change), tip: merged.oid }),
+    });
+    this.rejectVerdicts(ref, commit.oid, verdicts);
   }
 
   /**
@@ -761,64 +608,55 @@ class PushCheck {
    * already on the server whose environment is unknown) is a promotion: the
    * pusher needs the promote capability there.
    */
-  private async checkPromotion(update: EnvUpdate): Promise<void> {
+  private async promotes(update: EnvUpdate): Promise<boolean> {
     const position = this.rank(update.env);
     const above = this.order.slice(position + 1).map((env) => this.before.get(env)).filter((oid): oid is string => oid !== undefined);
     const reach = new Reachability(this.load, [...(update.old ? [update.old] : []), ...above]);
-    let promoted: ParsedCommit | undefined;
     for (const commit of await this.commitsFrom(update.new, reach)) {
       const env = this.landingEnv.get(commit.oid) ?? this.trailerEnvironment(commit);
       // An environment the account does not list yet is being created in this push (its commits were judged above).
       if (env !== null && !this.envSet.has(env) && this.newCommits.has(commit.oid)) continue;
-      if (env === null || this.rank(env) < position) {
-        promoted = commit;
-        break;
-      }
+      if (env === null || this.rank(env) < position) return true;
     }
-    if (promoted) this.requireRole(update.ref, update.new, 'promote', update.env, 'promote');
+    return false;
   }
 
   /**
-   * What an update brings onto an environment in paths that environment or a
-   * higher one owns must be its owner's content (see ownersContent), whether
-   * the update is a commit, a merge-down arriving or a promotion: content its
-   * owner no longer has never comes back by a fast-forward. Moving a branch
-   * onto a change of knock-env.yaml needs what the change itself needs, unless
-   * the account on the server already reads so.
+   * What an update brings onto an environment, whether a commit, a
+   * merge-down arriving or a promotion, judged by the policy as a promotion:
+   * paths the environment or a higher one owns must carry their owner's
+   * content (see ownersContent). Moving a branch onto a change of
+   * knock-env.yaml needs what the change itself needs, unless the account on
+   * the server already reads so.
    */
-  private async checkOwnedContent(update: EnvUpdate): Promise<void> {
+  private async checkArrival(update: EnvUpdate): Promise<void> {
     const base = update.old ?? this.nearestHead(update.env);
     const from = base === null ? null : (await this.load(base)).tree;
     const to = (await this.load(update.new)).tree;
     let environments = await this.environmentsAt(update.new);
     if (!environments.includes(update.env)) environments = this.order;
-    const position = environments.indexOf(update.env);
-    if (position < 0) return;
-    const judge = new OwnershipJudge(this.store, environments, from === null ? [to] : [from, to]);
-    for (const change of await this.changesOf(update)) {
-      const owner = await judge.ownerOf(change.path);
-      if (judge.rank(owner) < position) continue;
-      const holder = owner === ACCOUNT ? HIGHEST_ENVIRONMENT : owner;
-      if (owner === ACCOUNT) {
-        const current = this.headBefore(HIGHEST_ENVIRONMENT);
-        const now = current === undefined ? null : await entryAt(this.store, (await this.load(current)).tree, CONFIG_FILE);
-        if (!sameContent(now, contentOf(change))) {
-          this.requireRole(update.ref, update.new, 'manage-account', HIGHEST_ENVIRONMENT, `move ${update.env} onto a change of the account (${CONFIG_FILE})`);
-        }
-      }
-      if (await this.ownersContent({ path: change.path, owner: holder, env: update.env, environments, content: contentOf(change), tip: update.new })) continue;
-      // A commit of this push that gave it that content is refused already, with the reason.
-      if (this.rejections.some((r) => r.ref === update.ref && r.path === change.path)) continue;
-      const named = owner === ACCOUNT ? `the account, committed on ${HIGHEST_ENVIRONMENT}` : holder;
-      this.reject({
-        ref: update.ref,
-        commit: update.new,
-        path: change.path,
-        environment: holder,
-        message: `${update.env} would get ${change.path} (owned by ${named}) with content that is neither ${holder}'s current content nor that of a commit made for ${holder} on top of its current head; ${update.env} takes it only as ${holder} has it or is about to get it.`,
-        hint: `Make the change in ${holder} with knock-env (it merges it down into the lower environments), fetch, and promote again; content ${holder} no longer has never comes back by a promotion.`,
-      });
-    }
+    if (!environments.includes(update.env)) return;
+    const changes = await this.changesOf(update);
+    const before = treeView(this.store, from);
+    const after = treeView(this.store, to);
+    const classified = await classifyChanges({ changes, before, after, claims: layeredView([before, after]) });
+    const account = changes.find((c) => c.path === CONFIG_FILE);
+    const current = this.headBefore(HIGHEST_ENVIRONMENT);
+    const now = current === undefined ? null : await entryAt(this.store, (await this.load(current)).tree, CONFIG_FILE);
+    const verdicts = await judgeChange({
+      kind: 'promotion',
+      environment: update.env,
+      account: this.config,
+      environments,
+      principal: this.who,
+      changes: classified,
+      promotes: await this.promotes(update),
+      bringsAccountChange: account !== undefined && !sameContent(now, contentOf(account)),
+      ownersContent: (change, owner) => this.ownersContent({ path: change.path, owner, env: update.env, environments, content: contentOf(change), tip: update.new }),
+    });
+    // A commit of this push that gave a path that content is refused already, with the reason.
+    const fresh = verdicts.filter((v) => v.code !== 'owned-content' || !this.rejections.some((r) => r.ref === update.ref && r.path === v.path));
+    this.rejectVerdicts(update.ref, update.new, fresh);
   }
 
   /**
@@ -924,39 +762,21 @@ class PushCheck {
 
   /** Every workflow, guide, environment file and knock-env.yaml an update changes must be valid. */
   private async validateUpdate(update: EnvUpdate): Promise<void> {
+    const base = update.old ?? this.nearestHead(update.env);
+    const after = treeView(this.store, (await this.load(update.new)).tree);
+    const classified = await classifyChanges({ changes: await this.changesOf(update), before: treeView(this.store, base === null ? null : (await this.load(base)).tree), after });
     const to = (await this.load(update.new)).tree;
-    const changes = await this.changesOf(update);
-    const environments = await this.environmentsAt(update.new);
-    const folders = new Map<string, { kind: ResourceKind; key: string }>();
-    const issues: ValidationIssue[] = [];
-    for (const change of changes) {
-      const resource = resourceOfPath(change.path);
-      if (resource) {
-        if (resource.keyProblem !== null) {
-          issues.push({ file: change.path, code: 'invalid-key', message: `"${change.path}" is not inside a valid ${resource.kind} folder: ${resource.keyProblem}.` });
-        } else if (change.status !== 'deleted' || (await isFolder(this.store, to, resource.dir))) {
-          folders.set(resource.dir, { kind: resource.kind, key: resource.key });
-        }
-        continue;
-      }
-      if (change.status === 'deleted') {
-        if (change.path === CONFIG_FILE) issues.push({ file: CONFIG_FILE, code: 'missing-main-file', message: `${CONFIG_FILE} is deleted.` });
-        continue;
-      }
-      if (change.path === CONFIG_FILE) issues.push(...validateConfigText((await this.fileText(to, CONFIG_FILE)) ?? '', CONFIG_FILE).issues);
-      else if (change.path.startsWith(`${ENVIRONMENTS_DIR}/`)) issues.push(...validateEnvironmentFile(change.path, (await this.fileText(to, change.path)) ?? '', environments));
-    }
-    for (const [dir, { kind, key }] of folders) {
-      const folder = await entryAt(this.store, to, dir);
-      if (folder === null) continue;
-      const cacheKey = `${kind}:${folder.oid}`;
-      let found = this.validated.get(cacheKey);
-      if (!found) {
-        found = validateResource({ kind, key, read: treeReader(this.store, to) }).then((v) => v.issues);
-        this.validated.set(cacheKey, found);
-      }
-      issues.push(...(await found));
-    }
+    const issues = await validateChanges(classified, after, {
+      environments: await this.environmentsAt(update.new),
+      memo: async (r, validate) => {
+        const folder = await entryAt(this.store, to, r.dir);
+        if (folder === null) return validate();
+        const cacheKey = `${r.kind}:${folder.oid}`;
+        let found = this.validated.get(cacheKey);
+        if (!found) this.validated.set(cacheKey, (found = validate()));
+        return found;
+      },
+    });
     const shown = issues.slice(0, 20);
     for (const issue of shown) {
       const at = issue.line !== undefined ? `:${issue.line}${issue.column !== undefined ? `:${issue.column}` : ''}` : '';
@@ -967,6 +787,7 @@ class PushCheck {
         environment: update.env,
         message: `invalid: ${issue.file}${at}: ${issue.message}`,
         hint: 'Run `knock-env validate` in your clone, fix it, commit and push again.',
+        code: issue.code,
       });
     }
     if (issues.length > shown.length) this.reject({ ref: update.ref, commit: update.new, environment: update.env, message: `and ${issues.length - shown.length} more validation problems.` });
@@ -991,23 +812,6 @@ class PushCheck {
     if (entry === null || isTreeMode(entry.mode)) return null;
     return (await readObject(this.store, entry.oid)).content.toString('utf8');
   }
-}
-
-async function isFolder(store: GitStore, tree: string, path: string): Promise<boolean> {
-  const entry = await entryAt(store, tree, path);
-  return entry !== null && isTreeMode(entry.mode);
-}
-
-/** Whether `after` keeps every environment of `before`, in the same order, first and last included. */
-function keepsOrder(before: string[], after: string[]): boolean {
-  if (after[0] !== before[0] || after[after.length - 1] !== before[before.length - 1]) return false;
-  let at = -1;
-  for (const env of before) {
-    const found = after.indexOf(env);
-    if (found <= at) return false;
-    at = found;
-  }
-  return true;
 }
 
 /** A file's content as a tree has it; null where there is no file. */
