@@ -75,7 +75,7 @@ export function parseHookInput(text: string): PushedRef[] {
 
 /** One rejection as the pusher reads it (git prefixes every line with "remote: "). */
 export function formatRejection(r: PushRejection): string {
-  const facts = [r.commit ? `commit ${shortOid(r.commit)}` : '', r.path ? `path ${r.path}` : '', r.environment ? `environment ${r.environment}` : ''].filter((f) => f !== '');
+  const facts = [r.commit ? `commit ${shortOid(r.commit)}` : '', r.path ? `path ${r.path}` : '', r.environment ? `environment ${r.environment}` : '', r.code ? `rule ${r.code}` : ''].filter((f) => f !== '');
   const lines = [`  - ${r.ref}: ${r.message}`];
   if (facts.length > 0) lines.push(`      (${facts.join(', ')})`);
   if (r.hint) lines.push(`      hint: ${r.hint}`);
