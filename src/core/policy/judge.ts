@@ -1,11 +1,10 @@
 import { CONFIG_FILE } from '../resources.js';
 import type { KnockEnvConfig } from '../validate/config.js';
 import type { ClassifiedChange, ContentView, PathChange, ResourceChangeClass } from './changes.js';
+import { ACCOUNT, ownerOfPath, rankOf, type Owner } from './owners.js';
 import { permission, permissionError, type Capability, type Principal } from './roles.js';
 
-/** Who owns a path: an environment's slug, or "account" for knock-env.yaml (which counts as the highest environment). */
-export type Owner = string;
-export const ACCOUNT: Owner = 'account';
+export { ACCOUNT, type Owner } from './owners.js';
 
 /** Every rule a change can break; stable, for tests and `--json` readers. */
 export type VerdictCode =
@@ -140,22 +139,12 @@ class Judgement {
 
   /** The owner of a changed path, judged from the state before the change; null for a resource the change creates. */
   ownerOf(c: ClassifiedChange): Owner | null {
-    switch (c.class) {
-      case 'resource':
-        if (!c.claimed) return null;
-        return c.originBefore !== null && this.environments.includes(c.originBefore) ? c.originBefore : this.lowest;
-      case 'account':
-        return ACCOUNT;
-      case 'environment-file':
-        return this.environments.includes(c.environment) ? c.environment : this.lowest;
-      default:
-        return this.lowest;
-    }
+    if (c.class === 'resource') return c.claimed ? ownerOfPath(c.file, this.environments, { origin: c.originBefore }) : null;
+    return ownerOfPath(c.path, this.environments, undefined);
   }
 
-  /** Position of an owner in the chain; the account counts as the highest environment. */
   rank(owner: Owner): number {
-    return owner === ACCOUNT ? this.environments.length - 1 : Math.max(0, this.environments.indexOf(owner));
+    return rankOf(owner, this.environments);
   }
 
   async run(): Promise<Verdict[]> {
