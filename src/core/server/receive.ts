@@ -1,14 +1,11 @@
-import { authenticate, type Principal } from '../access.js';
-import { isKnockEnvError } from '../errors.js';
+import { type Principal } from '../access.js';
 import { type GitStore } from '../git/objects.js';
 import { readRef } from '../git/refs.js';
-
-
-
 import { branchRef, HIGHEST_ENVIRONMENT, loadConfigAt, type Project } from '../project.js';
 import { CONFIG_FILE } from '../resources.js';
 import { type KnockEnvConfig } from '../validate/config.js';
 import { shortOid } from '../ops/shared.js';
+import { identifyPusher, type PusherEnvironment } from './identity.js';
 import { PushCheck } from './push-check.js';
 
 /**
@@ -56,6 +53,8 @@ export interface CheckPushOptions {
   remoteUser?: string;
   /** An API key's secret the server authenticated. */
   apiKey?: string;
+  /** The hook's environment and the server's identity mappings (forges' variables for the pusher): identity.ts. */
+  pusher?: PusherEnvironment;
 }
 
 const OID = /^[0-9a-f]{40}$/;
@@ -102,17 +101,9 @@ export async function checkPush(options: CheckPushOptions): Promise<PushVerdict>
   } catch (error) {
     return refuseAll(`${CONFIG_FILE} on the server's ${HIGHEST_ENVIRONMENT} branch cannot be read: ${error instanceof Error ? error.message : String(error)}`, 'The server\'s administrator has to repair it.');
   }
-  if (!options.remoteUser && !options.apiKey) {
-    return refuseAll('the server did not authenticate the pusher, so it cannot tell what you may do.', 'Push through `knock-env serve` with your email and token (or an API key), or have your git host set REMOTE_USER.');
-  }
-  let who: Principal;
-  try {
-    const email = options.remoteUser ?? '';
-    who = authenticate(config, { name: email, email }, options.apiKey);
-  } catch (error) {
-    if (!isKnockEnvError(error)) throw error;
-    return refuseAll(error.message, error.hint);
-  }
+  const identified = identifyPusher(config, options);
+  if ('refusal' in identified) return refuseAll(identified.refusal.message, identified.refusal.hint);
+  const who = identified.principal;
   // One object for every read, so parsed packs and trees are shared; the directory is never used.
   const project: Project = Object.assign(Object.create(null) as object, store, { dir: store.gitdir });
   const check = new PushCheck(project, config, who, updates);
