@@ -4,7 +4,7 @@ import { runCheck } from '../../src/cli/commands/check.js';
 import { runValidate } from '../../src/cli/commands/validate.js';
 import { parseWorkflowCommand } from '../helpers/workflow-commands.js';
 import { mergeBase } from '../../src/core/git/history.js';
-import { checkRange, resolveRevision } from '../../src/core/ops/check.js';
+import { checkRange, resolveRevision, type CheckIssue } from '../../src/core/ops/check.js';
 import { checkoutEnvironment } from '../../src/core/ops/checkout.js';
 import { commitChanges } from '../../src/core/ops/commit.js';
 import { initProject } from '../../src/core/ops/init.js';
@@ -60,6 +60,11 @@ async function check(dir: string, args: { base: string; head?: string; env?: str
 }
 
 /** The annotations of `--format github` output, read back into issues; the summary line last. */
+/** What an annotation keeps of an issue. */
+function annotated(issue: CheckIssue): ValidationIssue {
+  return { file: issue.file, ...(issue.line !== undefined ? { line: issue.line } : {}), ...(issue.column !== undefined ? { column: issue.column } : {}), code: issue.code, message: issue.message };
+}
+
 function annotations(stdout: string): { issues: ValidationIssue[]; summary: string } {
   const lines = stdout.trimEnd().split('\n');
   const summary = lines.pop()!;
@@ -142,18 +147,21 @@ describe('knock-env check: a pull request checked as its target environment woul
       await writeFile(`${dir}/${LEGAL}`, text.replace('description: Describe when this workflow runs.', 'description: Terms changed.'));
     });
     const result = await checkRange({ fs: diskFs, dir, base: 'development', head: 'pr-production-owned' });
-    const expected: ValidationIssue[] = [
+    const expected: CheckIssue[] = [
       {
         file: LEGAL,
         code: 'ownership',
-        message: 'workflow "legal-notice" belongs to production (its origin environment); it cannot be changed in a pull request into development. Make the change in production.',
+        message: 'workflow "legal-notice" belongs to production (its origin environment); it cannot be changed in development.',
+        rule: 'owned-elsewhere',
+        owner: 'production',
+        hint: 'Make the change in production: `knock-env checkout production`, edit, then `knock-env commit`.',
       },
     ];
     expect(result.issues).toEqual(expected);
     expect(result.resources).toMatchObject([{ key: 'legal-notice', status: 'modified', valid: true, owner: 'production' }]);
     const github = await check(dir, { base: 'development', head: 'pr-production-owned', format: 'github' });
     expect(github.code).toBe(4);
-    expect(annotations(github.stdout).issues).toEqual(expected);
+    expect(annotations(github.stdout).issues).toEqual(expected.map(annotated));
     expect(annotations(github.stdout).summary).toMatch(/1 ownership problem$/);
     const text = await check(dir, { base: 'development', head: 'pr-production-owned', format: 'text' });
     expect(text.code).toBe(4);
@@ -167,18 +175,21 @@ describe('knock-env check: a pull request checked as its target environment woul
       await writeFile(`${dir}/environments/production/variables.yaml`, 'app_url: https://app.example.com\n');
     });
     const result = await checkRange({ fs: diskFs, dir, base: 'development', head: 'pr-production-files' });
-    const expected: ValidationIssue[] = [
+    const expected: CheckIssue[] = [
       {
         file: 'environments/production/variables.yaml',
         code: 'ownership',
-        message: 'environments/production/variables.yaml belongs to the production environment; it cannot be changed in a pull request into development.',
+        message: 'environments/production/variables.yaml belongs to the production environment; it cannot be changed in development.',
+        rule: 'owned-elsewhere',
+        owner: 'production',
+        hint: 'Make the change in production: `knock-env checkout production`, edit, then `knock-env commit`.',
       },
     ];
     expect(result.issues).toEqual(expected);
     expect(result.others).toEqual([{ path: 'environments/production/variables.yaml', status: 'added', scope: 'environment', environment: 'production', issues: expected }]);
     const github = await check(dir, { base: 'development', head: 'pr-production-files', format: 'github' });
     expect(github.code).toBe(4);
-    expect(annotations(github.stdout).issues).toEqual(expected);
+    expect(annotations(github.stdout).issues).toEqual(expected.map(annotated));
     // The same file in development's own folder is fine.
     await pullRequest(dir, 'pr-development-files', async () => {
       await mkdir(`${dir}/environments/development`, { recursive: true });
@@ -194,18 +205,21 @@ describe('knock-env check: a pull request checked as its target environment woul
       await writeFile(`${dir}/knock-env.yaml`, text.replace('production_write_access: false', 'production_write_access: true'));
     });
     const result = await checkRange({ fs: diskFs, dir, base: 'development', head: 'pr-account' });
-    const expected: ValidationIssue[] = [
+    const expected: CheckIssue[] = [
       {
         file: 'knock-env.yaml',
         code: 'account-change',
-        message: "knock-env.yaml holds the account (environments, settings, members, API keys); it is changed only through knock-env's commands (`knock-env env create`, `knock-env settings set`), never in a pull request.",
+        message: "knock-env.yaml holds the account (environments, settings, members, API keys); it is changed only through knock-env's commands, never in a commit, a pull request or a push of your own.",
+        rule: 'account-edit',
+        owner: 'account',
+        hint: 'Change the account with knock-env (`knock-env members`, `keys`, `settings`, `env create`); discard the edit with `git checkout -- knock-env.yaml`.',
       },
     ];
     expect(result.issues).toEqual(expected);
     expect(result.others).toMatchObject([{ path: 'knock-env.yaml', status: 'modified', scope: 'account' }]);
     const github = await check(dir, { base: 'development', head: 'pr-account', format: 'github' });
     expect(github.code).toBe(4);
-    expect(annotations(github.stdout).issues).toEqual(expected);
+    expect(annotations(github.stdout).issues).toEqual(expected.map(annotated));
   });
 
   it('(e) reports every problem of an invalid resource with its place, exit 3', async () => {
@@ -299,6 +313,9 @@ describe('knock-env check: a pull request checked as its target environment woul
         file: 'workflows/direct-edit/workflow.yaml',
         code: 'ownership',
         message: 'workflow "direct-edit" cannot be created in production: production write access is off, so workflows and guides are created in development and promoted.',
+        rule: 'write-access-off',
+        owner: 'development',
+        hint: 'Create it in development and promote it, or ask an owner to run `knock-env settings set production-write-access on`.',
       },
     ]);
   });
@@ -318,7 +335,10 @@ describe('knock-env check: a pull request checked as its target environment woul
         line,
         column: 1,
         code: 'ownership',
-        message: 'workflow "welcome-email": origin_environment cannot change (it is development, the pull request makes it production).',
+        message: 'workflow "welcome-email": origin_environment cannot change (it is development; the change makes it production).',
+        rule: 'origin-changed',
+        owner: 'development',
+        hint: `Restore \`origin_environment: development\` in ${WORKFLOW}.`,
       },
     ]);
   });

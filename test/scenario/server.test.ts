@@ -254,7 +254,7 @@ describe('rules broken with plain git are refused, naming what and why', () => {
     await git(dir, 'checkout', '-q', 'staging');
     await editDescription(dir, 'welcome-email', 'Edited on staging with plain git.');
     await gitCommitAll(dir, 'Edit welcome on staging');
-    const stderr = await expectRefused(dir, ['staging'], /workflow "welcome-email", which belongs to development \(its origin environment\)/);
+    const stderr = await expectRefused(dir, ['staging'], /workflow "welcome-email" belongs to development \(its origin environment\); it cannot be changed in staging/);
     expect(stderr).toMatch(/hint: Make the change in development/);
     await git(dir, 'reset', '-q', '--hard', 'origin/staging');
   });
@@ -264,7 +264,7 @@ describe('rules broken with plain git are refused, naming what and why', () => {
     await mkdir(`${dir}/environments/production`, { recursive: true });
     await writeFile(`${dir}/environments/production/variables.yaml`, 'app_url: https://example.com\n');
     await gitCommitAll(dir, 'Production variables, from development');
-    await expectRefused(dir, ['development'], /changes environments\/production\/variables\.yaml, which belongs to production/);
+    await expectRefused(dir, ['development'], /environments\/production\/variables\.yaml belongs to the production environment; it cannot be changed in development/);
     await git(dir, 'reset', '-q', '--hard', 'origin/development');
   });
 
@@ -296,7 +296,7 @@ describe('rules broken with plain git are refused, naming what and why', () => {
     await gitCommitAll(dir, 'Production variables on a feature branch');
     const feature = await push(dir, 'feature/prod-vars');
     expect(feature.code, feature.stderr).toBe(0);
-    await expectRefused(dir, ['feature/prod-vars:refs/heads/development'], /belongs to production/);
+    await expectRefused(dir, ['feature/prod-vars:refs/heads/development'], /belongs to the production environment/);
     await git(dir, 'checkout', '-q', 'development');
   });
 
@@ -326,7 +326,7 @@ describe('rules broken with plain git are refused, naming what and why', () => {
     await git(dir, 'checkout', earlier, '--', 'knock-env.yaml');
     const merge = await git(dir, 'commit-tree', await git(dir, 'write-tree'), '-p', 'HEAD', '-p', earlier, '-m', 'Merge production into development');
     await git(dir, 'reset', '-q', '--hard', merge);
-    const stderr = await expectRefused(dir, ['development'], /merge \w+ into development gives knock-env\.yaml \(owned by the account, committed on production\) content that is neither production's current content nor that of a commit made for production on top of its current head/);
+    const stderr = await expectRefused(dir, ['development'], /The merge into development gives knock-env\.yaml \(owned by the account, committed on production\) content that is neither production's current content nor that of a commit made for production on top of its current head/);
     expect(stderr).toMatch(/path knock-env\.yaml, environment production/);
     expect(stderr).toMatch(/hint: Change the account in production with knock-env/);
     // Pushed to every environment at once, the merge is refused all the same.

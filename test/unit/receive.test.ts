@@ -139,7 +139,7 @@ describe('commits new to the server', () => {
     await writeFile(path, (await readFile(path, 'utf8')).replace(/^description: .*$/m, 'description: forged'));
     await git(dir, 'add', '-A');
     await execa('git', ['commit', '-q', '-m', 'Edit\n\nKnock-Env-Operation: commit\nKnock-Env-Environment: production'], { cwd: dir, env: GIT_ENV });
-    expect(messages(await offer(server, dir, ['development']))).toMatch(/commit \w+ on production changes workflow "welcome-email", which belongs to development/);
+    expect(messages(await offer(server, dir, ['development']))).toMatch(/workflow "welcome-email" belongs to development \(its origin environment\); it cannot be changed in production/);
   });
 
   it('treats a development commit pushed to every environment at once as a promotion: a development key cannot', async () => {
@@ -172,7 +172,7 @@ describe('commits new to the server', () => {
     await apply(server, dir, ['development']);
     await git(dir, 'checkout', '-q', 'staging');
     await execa('git', ['merge', '-q', '--no-ff', '-m', 'Merge development into staging', 'development'], { cwd: dir, env: GIT_ENV });
-    expect(messages(await offer(server, dir, ['staging']))).toMatch(/merge \w+ into staging changes workflows\/welcome-email\/workflow\.yaml, which belongs to development, an environment below staging/);
+    expect(messages(await offer(server, dir, ['staging']))).toMatch(/The merge into staging changes workflows\/welcome-email\/workflow\.yaml, which belongs to development, an environment below staging/);
   });
 
   it('keeps origin_environment, and creation above development needs production write access', async () => {
@@ -181,13 +181,13 @@ describe('commits new to the server', () => {
     const path = `${dir}/workflows/welcome-email/workflow.yaml`;
     await writeFile(path, (await readFile(path, 'utf8')).replace(/^origin_environment: .*$/m, 'origin_environment: production'));
     await plainCommit(dir, 'Take it over');
-    expect(messages(await offer(server, dir, ['development']))).toMatch(/changes the origin_environment of workflow "welcome-email" from development to production/);
+    expect(messages(await offer(server, dir, ['development']))).toMatch(/workflow "welcome-email": origin_environment cannot change \(it is development; the change makes it production\)/);
     await git(dir, 'reset', '-q', '--hard', 'HEAD~1');
     await git(dir, 'checkout', '-q', 'production');
     await mkdir(`${dir}/workflows/prod-only`, { recursive: true });
     await writeFile(`${dir}/workflows/prod-only/workflow.yaml`, 'origin_environment: production\nname: Prod only\nsteps: []\n');
     await plainCommit(dir, 'Create in production');
-    expect(messages(await offer(server, dir, ['production']))).toMatch(/creates workflow "prod-only", but production write access is off/);
+    expect(messages(await offer(server, dir, ['production']))).toMatch(/workflow "prod-only" cannot be created in production: production write access is off/);
   });
 
   it("accepts knock-env rollback, and refuses a rollback commit whose content is not the state it names", async () => {
@@ -204,7 +204,7 @@ describe('commits new to the server', () => {
     await git(dir, 'add', '-A');
     const message = await git(dir, 'log', '-1', '--format=%B', result.commit!);
     await execa('git', ['commit', '-q', '-m', message], { cwd: dir, env: GIT_ENV });
-    expect(messages(await offer(server, dir, ['production']))).toMatch(/rollback commit \w+ gives workflows\/smuggled\/[\w/.]+ content it did not have in the state it restores/);
+    expect(messages(await offer(server, dir, ['production']))).toMatch(/The rollback gives workflows\/smuggled\/[\w/.]+ content it did not have in the state it restores/);
   });
 });
 
@@ -257,7 +257,7 @@ describe('content owned above the environment it reaches', () => {
         expect(verdict.accepted, paths[0]).toBe(false);
         const refusal = verdict.rejections.find((r) => r.commit === merge && path.test(r.path ?? ''));
         expect(refusal, messages(verdict)).toBeDefined();
-        expect(refusal!.message).toMatch(/^merge \w+ into development gives \S+ /);
+        expect(refusal!.message).toMatch(/^The merge into development gives \S+ /);
         expect(refusal!.message).toMatch(owner);
         expect(refusal!.message).toMatch(/content that is neither production's current content nor that of a commit made for production on top of its current head/);
         expect(refusal!.environment).toBe('production');

@@ -1,10 +1,8 @@
-import { yamlLib } from '../yaml-lib.js';
+import { classifyChanges, issuesOfResource, treeView, validateChanges, type ClassifiedChange, type ContentView } from '../policy/changes.js';
 import { authorizeRead } from '../access.js';
 import type { CoreOptions } from '../context.js';
 import { readCommit } from '../git/commit.js';
 import { readIndex, type GitIndex } from '../git/gitindex.js';
-import { readObject } from '../git/objects.js';
-import { entryAt } from '../git/tree.js';
 import {
   checkedOutEnvironment,
   environmentSlugs,
@@ -13,9 +11,7 @@ import {
   openProject,
   type Project,
 } from '../project.js';
-import { CONFIG_FILE, ENVIRONMENTS_DIR, RESOURCE_TYPES, resourceOfPath, resourceId, type ResourceKind } from '../resources.js';
-import { validateEnvironmentFile } from '../validate/environment.js';
-import { validateResource } from '../validate/resource.js';
+import { resourceId, type ResourceKind } from '../resources.js';
 import type { ValidationIssue } from '../validate/types.js';
 import type { KnockEnvConfig } from '../validate/config.js';
 import { ValidationCache } from '../validation-cache.js';
@@ -68,29 +64,12 @@ export interface WorkingTreeAnalysis {
   cache: ValidationCache;
   resources: ResourceChange[];
   others: OtherChange[];
+  /** The same changes as the policy classifies them, and the working tree as the side they lead to. */
+  classified: ClassifiedChange[];
+  after: ContentView;
 }
 
-const ORIGIN_LINE = /^origin_environment:[ \t]*(["']?)([a-z0-9][a-z0-9_-]*)\1[ \t]*(?:#.*)?$/m;
-
-/**
- * Reads origin_environment without full validation; null when absent or
- * unreadable. A key at column 0 of a block mapping is a top-level key, so a
- * line match settles it without parsing; anything unusual is parsed.
- */
-export function originOf(text: string | Uint8Array | null): string | null {
-  if (text === null) return null;
-  const source = typeof text === 'string' ? text : Buffer.from(text).toString('utf8');
-  const match = ORIGIN_LINE.exec(source);
-  if (match) return match[2]!;
-  if (!source.includes('origin_environment')) return null;
-  try {
-    const data = yamlLib().parse(source, { maxAliasCount: 100 }) as unknown;
-    const origin = (data as { origin_environment?: unknown } | null)?.origin_environment;
-    return typeof origin === 'string' ? origin : null;
-  } catch {
-    return null;
-  }
-}
+export { originOf } from '../policy/origin.js';
 
 /** What the working tree changes against the checked-out environment's head, grouped by resource and validated. */
 export async function analyseWorkingTree(options: Pick<CoreOptions, 'fs' | 'dir'> & Partial<Pick<CoreOptions, 'actor' | 'apiKey'>>, only?: (path: string) => boolean): Promise<WorkingTreeAnalysis> {
@@ -117,76 +96,48 @@ export async function analyseWorkingTree(options: Pick<CoreOptions, 'fs' | 'dir'
   const cache = await ValidationCache.open(project.fs, project.gitdir);
   const changes = only ? all.filter((c) => only(c.path)) : all;
 
-  const grouped = new Map<string, { kind: ResourceKind; key: string; paths: WorkingChange[] }>();
-  const others: OtherChange[] = [];
-  for (const change of changes) {
-    const resource = resourceOfPath(change.path);
-    if (resource) {
-      if (resource.keyProblem !== null) {
-        others.push({
-          scope: 'invalid-path',
-          change,
-          issues: [{ file: change.path, code: 'invalid-key', message: `"${change.path}" is not inside a valid ${resource.kind} folder: ${resource.keyProblem}.` }],
-        });
-        continue;
-      }
-      const id = resourceId(resource);
-      let group = grouped.get(id);
-      if (!group) grouped.set(id, (group = { kind: resource.kind, key: resource.key, paths: [] }));
-      group.paths.push(change);
-    } else if (change.path === CONFIG_FILE) {
-      others.push({ scope: 'account', change, issues: [] });
-    } else if (change.path.startsWith(`${ENVIRONMENTS_DIR}/`)) {
-      const env = change.path.split('/')[1] ?? '';
-      const content = change.status === 'deleted' ? null : (change.file?.content ?? (await workingTreeReader(project).read(change.path)));
-      const issues: ValidationIssue[] =
-        content === null
-          ? environmentSlugs(config).includes(env)
-            ? []
-            : [{ file: change.path, code: 'invalid-key', message: `"${env}" is not an environment of this project.` }]
-          : validateEnvironmentFile(change.path, Buffer.from(content).toString('utf8'), environmentSlugs(config));
-      others.push({ scope: 'environment', environment: env, change, issues });
-    }
-  }
-
   const reader = cachedReader(workingTreeReader(project), files);
   const presentDirs = new Set<string>();
   for (const path of files.keys()) {
     const second = path.indexOf('/', path.indexOf('/') + 1);
     if (second > 0) presentDirs.add(path.slice(0, second));
   }
-  const groups = [...grouped.values()];
-  const resources: ResourceChange[] = new Array(groups.length);
-  let next = 0;
-  const worker = async (): Promise<void> => {
-    while (next < groups.length) {
-      const i = next++;
-      const group = groups[i]!;
-      const type = RESOURCE_TYPES[group.kind];
-      const mainPath = `${type.dir}/${group.key}/${type.file}`;
-      const committedEntry = await entryAt(project, headTree, `${type.dir}/${group.key}`);
-      const existed = committedEntry !== null;
-      const existsNow = presentDirs.has(`${type.dir}/${group.key}`);
-      const status: ChangeStatus = !existed ? 'added' : existsNow ? 'modified' : 'deleted';
-      const committedMain = existed ? await entryAt(project, headTree, mainPath) : null;
-      const committedOrigin = committedMain ? originOf((await readObject(project, committedMain.oid)).content) : null;
-      let issues: ValidationIssue[] = [];
-      let workingOrigin: string | null = null;
-      const treeOid = ids.treeOf(`${type.dir}/${group.key}`);
-      if (status !== 'deleted' && treeOid !== undefined && cache.has(group.kind, treeOid)) {
-        workingOrigin = originOf(await reader.read(mainPath));
-      } else if (status !== 'deleted') {
-        const validation = await validateResource({ kind: group.kind, key: group.key, read: reader });
-        issues = validation.issues;
-        if (issues.length === 0 && treeOid !== undefined) cache.add(group.kind, treeOid);
-        const origin = validation.data?.origin_environment;
-        workingOrigin = typeof origin === 'string' ? origin : validation.data ? null : files.has(mainPath) ? originOf(await reader.read(mainPath)) : null;
-      }
-      resources[i] = { kind: group.kind, key: group.key, status, paths: group.paths, committedOrigin, workingOrigin, issues };
+  const after: ContentView = { read: (path) => reader.read(path), hasFolder: async (path) => presentDirs.has(path) };
+  // Only the managed areas are compared with the head, so nothing of class "other" turns up.
+  const classified = (await classifyChanges({ changes, before: treeView(project, headTree), after })).filter((c) => c.class !== 'other');
+  const environments = environmentSlugs(config);
+  const issues = await validateChanges(classified, after, {
+    environments,
+    concurrency: 16,
+    knownValid: async (kind, dir) => {
+      const treeOid = ids.treeOf(dir);
+      return treeOid !== undefined && cache.has(kind, treeOid);
+    },
+    onValid: (kind, dir) => {
+      const treeOid = ids.treeOf(dir);
+      if (treeOid !== undefined) cache.add(kind, treeOid);
+    },
+  });
+  const byPath = new Map(changes.map((c) => [c.path, c]));
+  const resources: ResourceChange[] = [];
+  const others: OtherChange[] = [];
+  for (const c of classified) {
+    if (c.class === 'resource') {
+      resources.push({
+        kind: c.kind,
+        key: c.key,
+        status: c.status,
+        paths: c.paths.map((p) => byPath.get(p.path)!),
+        committedOrigin: c.originBefore,
+        workingOrigin: c.originAfter,
+        issues: issuesOfResource(issues, c),
+      });
+    } else {
+      const scope = c.class === 'environment-file' ? 'environment' : c.class === 'account' ? 'account' : 'invalid-path';
+      others.push({ scope, ...(c.class === 'environment-file' ? { environment: c.environment } : {}), change: byPath.get(c.path)!, issues: issues.filter((i) => i.file === c.path) });
     }
-  };
-  await Promise.all(Array.from({ length: 16 }, worker));
+  }
   await cache.save();
   resources.sort((a, b) => (resourceId(a) < resourceId(b) ? -1 : 1));
-  return { project, config, environments: environmentSlugs(config), environment, head, headTree, index, files, cache, resources, others };
+  return { project, config, environments, environment, head, headTree, index, files, cache, resources, others, classified, after };
 }

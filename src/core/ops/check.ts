@@ -4,16 +4,14 @@ import { readCommit } from '../git/commit.js';
 import { commitByPrefix, mergeBase } from '../git/history.js';
 import { readObject, type GitStore } from '../git/objects.js';
 import { currentBranch, listRefs, readRef } from '../git/refs.js';
-import { diffTrees, entryAt, isTreeMode, type TreeDifference } from '../git/tree.js';
-import { OwnershipJudge } from '../ownership.js';
+import { diffTrees } from '../git/tree.js';
+import { classifyChanges, issuesOfResource, treeView, validateChanges } from '../policy/changes.js';
+import { judgeChange, type VerdictCode } from '../policy/judge.js';
+import { originLine } from '../policy/origin.js';
 import { environmentSlugs, findGitdir, loadConfigAt, type Project } from '../project.js';
-import { CONFIG_FILE, ENVIRONMENTS_DIR, resourceId, resourceOfPath, resourceRef, type ResourceKind } from '../resources.js';
-import { validateConfigText } from '../validate/config.js';
-import { validateEnvironmentFile } from '../validate/environment.js';
-import { sortIssues, validateResource } from '../validate/resource.js';
+import { resourceId, type ResourceKind } from '../resources.js';
+import { sortIssues } from '../validate/resource.js';
 import type { ValidationIssue } from '../validate/types.js';
-import { treeReader } from '../worktree.js';
-import { originOf } from './analyse.js';
 import { shortOid } from './shared.js';
 
 export interface CheckOptions extends Pick<CoreOptions, 'fs' | 'dir'> {
@@ -37,7 +35,7 @@ export interface CheckedResource {
   owner: string | null;
   files: { path: string; status: ChangeStatus }[];
   /** Validation and ownership issues of this resource. */
-  issues: ValidationIssue[];
+  issues: CheckIssue[];
 }
 
 export interface CheckedPath {
@@ -46,7 +44,7 @@ export interface CheckedPath {
   scope: 'account' | 'environment' | 'invalid-path' | 'other';
   /** The environment owning the path, for scope "environment". */
   environment?: string;
-  issues: ValidationIssue[];
+  issues: CheckIssue[];
 }
 
 export interface CheckResult {
@@ -62,12 +60,19 @@ export interface CheckResult {
   resources: CheckedResource[];
   others: CheckedPath[];
   /** Every issue, validation and ownership, in a stable order. */
-  issues: ValidationIssue[];
+  issues: CheckIssue[];
+}
+
+/** An issue of check: a validation problem, or a verdict of the policy (with its rule, owner and hint). */
+export interface CheckIssue extends ValidationIssue {
+  rule?: VerdictCode;
+  owner?: string;
+  hint?: string;
 }
 
 /** Issues that say who may change what (exit 4), as opposed to validation issues (exit 3). */
 export function isOwnershipIssue(issue: ValidationIssue): boolean {
-  return issue.code === 'ownership' || issue.code === 'account-change';
+  return (issue as CheckIssue).rule !== undefined || issue.code === 'ownership' || issue.code === 'account-change';
 }
 
 /**
@@ -101,123 +106,61 @@ export async function checkRange(options: CheckOptions): Promise<CheckResult> {
   const toTree = (await readCommit(project, head.oid)).tree;
   const differences = await diffTrees(project, fromTree, toTree);
 
-  const lowest = environments[0]!;
-  const productionWriteAccess = Boolean(config.settings?.production_write_access);
-  const judge = new OwnershipJudge(project, environments, [fromTree]);
-  const reader = treeReader(project, toTree);
-  const text = async (path: string): Promise<string | null> => {
-    const bytes = await reader.read(path);
-    return bytes === null ? null : Buffer.from(bytes).toString('utf8');
-  };
-
-  const grouped = new Map<string, { kind: ResourceKind; key: string; diffs: TreeDifference[] }>();
-  const others: CheckedPath[] = [];
-  for (const d of differences) {
-    const r = resourceOfPath(d.path);
-    if (r) {
-      if (r.keyProblem !== null) {
-        others.push({
-          path: d.path,
-          status: d.status,
-          scope: 'invalid-path',
-          issues: [{ file: d.path, code: 'invalid-key', message: `"${d.path}" is not inside a valid ${r.kind} folder: ${r.keyProblem}.` }],
-        });
-        continue;
-      }
-      const id = resourceId(r);
-      let group = grouped.get(id);
-      if (!group) grouped.set(id, (group = { kind: r.kind, key: r.key, diffs: [] }));
-      group.diffs.push(d);
-    } else if (d.path === CONFIG_FILE) {
-      const issues: ValidationIssue[] = [
-        {
-          file: d.path,
-          code: 'account-change',
-          message: `${CONFIG_FILE} holds the account (environments, settings, members, API keys); it is changed only through knock-env's commands (\`knock-env env create\`, \`knock-env settings set\`), never in a pull request.`,
-        },
-      ];
-      const after = d.status === 'deleted' ? null : await text(d.path);
-      if (after === null) issues.push({ file: d.path, code: 'missing-main-file', message: `${CONFIG_FILE} is deleted: the repository would no longer be a knock-env project.` });
-      else issues.push(...validateConfigText(after, CONFIG_FILE).issues);
-      others.push({ path: d.path, status: d.status, scope: 'account', issues });
-    } else if (d.path.startsWith(`${ENVIRONMENTS_DIR}/`)) {
-      const owner = d.path.split('/')[1] ?? '';
-      const issues: ValidationIssue[] = [];
-      const known = environments.includes(owner);
-      if (known && owner !== environment) {
-        issues.push({
-          file: d.path,
-          code: 'ownership',
-          message: `${d.path} belongs to the ${owner} environment; it cannot be changed in a pull request into ${environment}.`,
-        });
-      }
-      const after = d.status === 'deleted' ? null : await text(d.path);
-      if (after !== null) issues.push(...validateEnvironmentFile(d.path, after, environments));
-      else if (!known) issues.push({ file: d.path, code: 'invalid-key', message: `"${owner}" is not an environment of this project.` });
-      others.push({ path: d.path, status: d.status, scope: 'environment', ...(known ? { environment: owner } : {}), issues });
-    } else {
-      others.push({ path: d.path, status: d.status, scope: 'other', issues: [] });
-    }
+  const before = treeView(project, fromTree);
+  const after = treeView(project, toTree);
+  const classified = await classifyChanges({ changes: differences, before, after });
+  const validation = await validateChanges(classified, after, { environments });
+  const verdicts = await judgeChange({
+    kind: environment === environments[0] ? 'commit' : 'direct-commit',
+    environment,
+    account: config,
+    environments,
+    // Who merges the pull request is not known yet: roles are judged when it lands (commit, or the server's hook).
+    principal: null,
+    changes: classified,
+    keysIn: await keysOnBranches(project, environments),
+  });
+  const ruleIssues: CheckIssue[] = [];
+  for (const v of verdicts) {
+    ruleIssues.push({
+      file: v.path,
+      ...(v.code.startsWith('origin-') ? originLine(await after.read(v.path)) : {}),
+      code: v.code === 'account-edit' ? 'account-change' : 'ownership',
+      rule: v.code,
+      ...(v.owner !== null ? { owner: v.owner } : {}),
+      message: v.message,
+      hint: v.hint,
+    });
   }
-
+  const all: CheckIssue[] = [...validation, ...ruleIssues];
   const resources: CheckedResource[] = [];
-  for (const group of grouped.values()) {
-    const ref = resourceRef(group.kind, group.key);
-    const existed = await isFolder(project, fromTree, ref.dir);
-    const exists = await isFolder(project, toTree, ref.dir);
-    const status: ChangeStatus = !existed ? 'added' : exists ? 'modified' : 'deleted';
-    const files = group.diffs.map((d) => ({ path: d.path, status: d.status }));
-    const issues: ValidationIssue[] = [];
-    let headOrigin: string | null = null;
-    if (status !== 'deleted') {
-      const validation = await validateResource({ kind: group.kind, key: group.key, read: reader });
-      issues.push(...validation.issues);
-      const origin = validation.data?.origin_environment;
-      headOrigin = typeof origin === 'string' ? origin : originOf(await reader.read(ref.file));
-    }
-    const valid = issues.length === 0;
-    const named = `${group.kind} "${group.key}"`;
-    // The issue points at the main file when the pull request changes it, else at the first file it changes.
-    const file = files.some((f) => f.path === ref.file) ? ref.file : files[0]!.path;
-    let owner: string | null = null;
-    if (status === 'added') {
-      if (environment !== lowest && !productionWriteAccess) {
-        issues.push({
-          file,
-          code: 'ownership',
-          message: `${named} cannot be created in ${environment}: production write access is off, so workflows and guides are created in ${lowest} and promoted.`,
-        });
-      } else if (headOrigin !== null && headOrigin !== environment) {
-        issues.push({
-          file: ref.file,
-          ...(await originLine(reader, ref.file)),
-          code: 'ownership',
-          message: `${named} says origin_environment: ${headOrigin}, but the pull request creates it in ${environment}.`,
-        });
-      }
+  const others: CheckedPath[] = [];
+  for (const c of classified) {
+    if (c.class === 'resource') {
+      const own = issuesOfResource(all, c);
+      resources.push({
+        kind: c.kind,
+        key: c.key,
+        status: c.status,
+        valid: issuesOfResource(validation, c).length === 0,
+        owner: c.claimed ? (c.originBefore !== null && environments.includes(c.originBefore) ? c.originBefore : environments[0]!) : null,
+        files: c.paths.map((p) => ({ path: p.path, status: p.status })),
+        issues: sortIssues(own),
+      });
     } else {
-      owner = await judge.ownerOf(ref.file);
-      const baseOrigin = await originAt(project, fromTree, ref.file);
-      if (owner !== environment) {
-        issues.push({
-          file,
-          code: 'ownership',
-          message: `${named} belongs to ${owner} (its origin environment); it cannot be ${status === 'deleted' ? 'deleted' : 'changed'} in a pull request into ${environment}. Make the change in ${owner}${owner === lowest ? ' and promote it' : ''}.`,
-        });
-      } else if (status === 'modified' && headOrigin !== (baseOrigin ?? headOrigin)) {
-        issues.push({
-          file: ref.file,
-          ...(await originLine(reader, ref.file)),
-          code: 'ownership',
-          message: `${named}: origin_environment cannot change (it is ${baseOrigin}, the pull request makes it ${headOrigin ?? 'absent'}).`,
-        });
-      }
+      const scope = c.class === 'environment-file' ? 'environment' : c.class === 'account' ? 'account' : c.class === 'invalid-key' ? 'invalid-path' : 'other';
+      others.push({
+        path: c.path,
+        status: c.status,
+        scope,
+        ...(c.class === 'environment-file' && environments.includes(c.environment) ? { environment: c.environment } : {}),
+        issues: sortIssues(all.filter((i) => i.file === c.path)),
+      });
     }
-    resources.push({ kind: group.kind, key: group.key, status, valid, owner, files, issues: sortIssues(issues) });
   }
   resources.sort((a, b) => compare(resourceId(a), resourceId(b)));
 
-  const issues = sortIssues([...resources.flatMap((r) => r.issues), ...others.flatMap((o) => o.issues)]);
+  const issues = sortIssues(all);
   return {
     base: base.oid,
     head: head.oid,
@@ -232,26 +175,27 @@ export async function checkRange(options: CheckOptions): Promise<CheckResult> {
   };
 }
 
+/**
+ * Where each environment's resource keys are read from: its local branch, or
+ * a remote-tracking branch of it (a CI checkout has only those). An
+ * environment with neither is left out.
+ */
+async function keysOnBranches(store: GitStore, environments: string[]): Promise<(dir: string) => Promise<string[]>> {
+  const refs = await listRefs(store);
+  const trees = new Map<string, string>();
+  for (const env of environments) {
+    const oid = refs.get(`refs/heads/${env}`) ?? refs.get(`refs/remotes/origin/${env}`) ?? [...refs].find(([ref]) => branchNames(ref, env))?.[1];
+    if (oid !== undefined) trees.set(env, (await readCommit(store, oid)).tree);
+  }
+  return async (dir) => {
+    const found: string[] = [];
+    for (const [env, tree] of trees) if (await treeView(store, tree).hasFolder(dir)) found.push(env);
+    return found;
+  };
+}
+
 function compare(a: string, b: string): number {
   return a < b ? -1 : a > b ? 1 : 0;
-}
-
-async function isFolder(store: GitStore, tree: string, path: string): Promise<boolean> {
-  const entry = await entryAt(store, tree, path);
-  return entry !== null && isTreeMode(entry.mode);
-}
-
-async function originAt(store: GitStore, tree: string, path: string): Promise<string | null> {
-  const entry = await entryAt(store, tree, path);
-  return entry === null || isTreeMode(entry.mode) ? null : originOf((await readObject(store, entry.oid)).content);
-}
-
-/** Where origin_environment is written in a file, when it is a top-level line. */
-async function originLine(reader: { read(path: string): Promise<Uint8Array | null> }, path: string): Promise<{ line?: number; column?: number }> {
-  const bytes = await reader.read(path);
-  if (bytes === null) return {};
-  const index = Buffer.from(bytes).toString('utf8').split('\n').findIndex((l) => l.startsWith('origin_environment:'));
-  return index < 0 ? {} : { line: index + 1, column: 1 };
 }
 
 // ---------------------------------------------------------------------------

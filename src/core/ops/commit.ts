@@ -1,14 +1,15 @@
 import { insertFirstKey } from '../yaml-edit.js';
 import type { CoreOptions } from '../context.js';
-import { authenticate, authorize } from '../access.js';
+import { authenticate, authorize, type Principal } from '../access.js';
+import { judgeChange, type Verdict } from '../policy/judge.js';
 import { KnockEnvError } from '../errors.js';
 import { formatMessage, readCommit, writeCommit } from '../git/commit.js';
 import { readIndex } from '../git/gitindex.js';
 import { hashObject, writeObject } from '../git/objects.js';
 import { updateRef } from '../git/refs.js';
 import { applyChanges, diffTrees, entryAt, readTree, type FileChange } from '../git/tree.js';
-import { branchRef, headOf, LOWEST_ENVIRONMENT, openProject, type Project } from '../project.js';
-import { RESOURCE_TYPES, resourceId, type ResourceKind } from '../resources.js';
+import { branchRef, headOf, openProject, type Project } from '../project.js';
+import { RESOURCE_TYPES, type ResourceKind } from '../resources.js';
 import type { ValidationIssue } from '../validate/types.js';
 import { transactionOf, type RefTransaction } from '../git/transaction.js';
 import { assertNotOverwritten, updateWorkingTree } from '../worktree.js';
@@ -20,14 +21,6 @@ export interface CommitOptions extends CoreOptions {
   message: string;
   /** Restrict the commit to these repository-relative paths (files or folders). */
   paths?: string[];
-}
-
-export interface OwnershipProblem {
-  path: string;
-  resource?: string;
-  owner: string | null;
-  message: string;
-  hint: string;
 }
 
 export interface CommitResult {
@@ -55,50 +48,61 @@ function pathFilter(paths: string[] | undefined, dir: string): ((path: string) =
   return (path) => normalised.some((p) => p === '' || p === '.' || path === p || path.startsWith(`${p}/`));
 }
 
-export async function ownershipProblems(analysis: WorkingTreeAnalysis, existsIn: (kind: ResourceKind, key: string) => Promise<string[]>): Promise<OwnershipProblem[]> {
-  const { environment: env, environments, config } = analysis;
-  const lowest = environments[0] ?? LOWEST_ENVIRONMENT;
-  const problems: OwnershipProblem[] = [];
-  for (const r of analysis.resources) {
-    const id = `${r.kind} "${r.key}"`;
-    const path = `${RESOURCE_TYPES[r.kind].dir}/${r.key}`;
-    if (r.status === 'added') {
-      const elsewhere = (await existsIn(r.kind, r.key)).filter((e) => e !== env);
-      if (elsewhere.length > 0) {
-        problems.push({ path, resource: resourceId(r), owner: elsewhere[0]!, message: `${id} already exists in ${elsewhere.join(', ')}; a key can be created only once.`, hint: `Choose another key, or edit it in ${elsewhere[0]} and promote.` });
-        continue;
-      }
-      if (env !== lowest && !config.settings?.production_write_access) {
-        problems.push({ path, resource: resourceId(r), owner: lowest, message: `${id} cannot be created in ${env}: production write access is off, so workflows and guides are created in ${lowest}.`, hint: `Create it in ${lowest} and promote it, or ask an owner to run \`knock-env settings set production-write-access on\`.` });
-        continue;
-      }
-      if (r.workingOrigin !== null && r.workingOrigin !== env) {
-        problems.push({ path, resource: resourceId(r), owner: env, message: `${id} says origin_environment: ${r.workingOrigin}, but it is being created in ${env}.`, hint: `Remove the origin_environment line (knock-env sets it), or commit it in ${r.workingOrigin}.` });
-      }
-      continue;
-    }
-    const owner = r.committedOrigin ?? lowest;
-    if (owner !== env) {
-      problems.push({ path, resource: resourceId(r), owner, message: `${id} belongs to ${owner} (its origin environment); it cannot be ${r.status === 'deleted' ? 'deleted' : 'changed'} in ${env}.`, hint: owner === lowest ? `Make the change in ${owner} (\`git switch ${owner}\`) and promote it.` : `Make the change in ${owner} directly.` });
-      continue;
-    }
-    if (r.status === 'modified' && r.workingOrigin !== (r.committedOrigin ?? r.workingOrigin)) {
-      problems.push({ path, resource: resourceId(r), owner, message: `${id}: origin_environment cannot change (committed ${r.committedOrigin}, now ${r.workingOrigin ?? 'removed'}).`, hint: `Restore \`origin_environment: ${owner}\` in ${RESOURCE_TYPES[r.kind].file}.` });
-    }
-  }
-  for (const other of analysis.others) {
-    if (other.scope === 'environment' && other.environment !== env && other.issues.length === 0) {
-      problems.push({ path: other.change.path, owner: other.environment ?? null, message: `${other.change.path} belongs to the ${other.environment} environment; it cannot be changed in ${env}.`, hint: `Switch to ${other.environment} (\`git switch ${other.environment}\`) and commit it there.` });
-    }
-    if (other.scope === 'account') {
-      problems.push({ path: other.change.path, owner: 'account', message: `knock-env.yaml holds the account (environments, settings, members) and is changed only through knock-env's commands.`, hint: 'Use `knock-env env create` and friends; discard the edit with `git checkout -- knock-env.yaml`.' });
-    }
-  }
-  return problems;
-}
-
 export function collectIssues(analysis: WorkingTreeAnalysis): ValidationIssue[] {
   return [...analysis.resources.flatMap((r) => r.issues), ...analysis.others.flatMap((o) => o.issues)];
+}
+
+/** The environments whose current head holds each folder, read once per resource folder (workflows/, guides/) per environment. */
+export function keysInEnvironments(project: Project, environments: string[]): (dir: string) => Promise<string[]> {
+  const keysByEnv = new Map<string, Promise<Set<string>>>();
+  return async (dir) => {
+    const [top, key] = dir.split('/') as [string, string];
+    const found: string[] = [];
+    for (const e of environments) {
+      const cacheKey = `${e}:${top}`;
+      let keys = keysByEnv.get(cacheKey);
+      if (!keys) {
+        keys = (async () => {
+          const tree = (await readCommit(project, await headOf(project, e))).tree;
+          const folder = await entryAt(project, tree, top);
+          return new Set(folder ? (await readTree(project, folder.oid)).map((entry) => entry.name) : []);
+        })();
+        keysByEnv.set(cacheKey, keys);
+      }
+      if ((await keys).has(key)) found.push(e);
+    }
+    return found;
+  };
+}
+
+/**
+ * The policy's verdicts on what a commit of the working tree would change. A
+ * new resource without origin_environment is judged as committed, with the
+ * line knock-env inserts.
+ */
+export async function commitVerdicts(analysis: WorkingTreeAnalysis, who: Principal): Promise<Verdict[]> {
+  const { environment: env, environments } = analysis;
+  const changes = analysis.classified.map((c) => (c.class === 'resource' && c.status === 'added' && c.originAfter === null ? { ...c, originAfter: env } : c));
+  return judgeChange({
+    kind: env === environments[0] ? 'commit' : 'direct-commit',
+    environment: env,
+    account: analysis.config,
+    principal: who,
+    changes,
+    keysIn: keysInEnvironments(analysis.project, environments),
+  });
+}
+
+/** The error a refused change throws: every verdict, and every validation issue found with them (exit 4 either way). */
+export function refusal(verdicts: Verdict[], issues: ValidationIssue[], env: string, what = 'Nothing was committed.'): KnockEnvError {
+  const first = verdicts[0]!;
+  const onlyRoles = verdicts.every((v) => v.code === 'role');
+  const message = verdicts.length === 1 ? first.message : `${verdicts.length} changes are not allowed in ${env}:\n${verdicts.map((v) => `  - ${v.message}`).join('\n')}`;
+  const also = issues.length > 0 ? ` ${issues.length} validation problem${issues.length === 1 ? '' : 's'} too (listed above).` : '';
+  return new KnockEnvError(onlyRoles ? 'FORBIDDEN' : 'OWNERSHIP', message, {
+    hint: `${first.hint} ${what}${also}`,
+    data: { problems: verdicts, issues },
+  });
 }
 
 /**
@@ -115,7 +119,7 @@ export async function commitChanges(options: CommitOptions): Promise<CommitResul
   return withRepositoryLock(located, options, async () => {
     // Everything is read under the lock: another command may have committed just before.
     const analysis = await analyseWorkingTree(options, pathFilter(options.paths, located.dir));
-    const { project, environment: env, environments } = analysis;
+    const { environment: env } = analysis;
     const who = authenticate(analysis.config, options.actor, options.apiKey);
     authorize(analysis.config, who, 'read', env);
     if (analysis.resources.length === 0 && analysis.others.length === 0) {
@@ -123,42 +127,15 @@ export async function commitChanges(options: CommitOptions): Promise<CommitResul
         hint: 'Edit or add a resource under workflows/ or guides/ first (`knock-env workflow new <key>`).',
       });
     }
+    // Every verdict and every validation problem at once; a refusal by the rules wins (exit 4) over invalid content (exit 3).
     const issues = collectIssues(analysis);
+    const verdicts = await commitVerdicts(analysis, who);
+    if (verdicts.length > 0) throw refusal(verdicts, issues, env);
     if (issues.length > 0) {
       throw new KnockEnvError('VALIDATION_FAILED', `${issues.length} problem${issues.length === 1 ? '' : 's'} found; nothing was committed.`, {
         hint: 'Fix them (`knock-env validate` lists them) and commit again.',
         data: { issues },
       });
-    }
-    // Keys present in each environment, read once per resource folder (workflows/, guides/) per environment.
-    const keysByEnv = new Map<string, Set<string>>();
-    const existsIn = async (kind: ResourceKind, key: string): Promise<string[]> => {
-      const found: string[] = [];
-      for (const e of environments) {
-        const cacheKey = `${e}:${kind}`;
-        let keys = keysByEnv.get(cacheKey);
-        if (!keys) {
-          const tree = (await readCommit(project, await headOf(project, e))).tree;
-          const folder = await entryAt(project, tree, RESOURCE_TYPES[kind].dir);
-          keys = new Set(folder ? (await readTree(project, folder.oid)).map((entry) => entry.name) : []);
-          keysByEnv.set(cacheKey, keys);
-        }
-        if (keys.has(key)) found.push(e);
-      }
-      return found;
-    };
-    const problems = await ownershipProblems(analysis, existsIn);
-    if (problems.length > 0) {
-      const first = problems[0]!;
-      throw new KnockEnvError('OWNERSHIP', problems.length === 1 ? first.message : `${problems.length} changes are not allowed in ${env}:\n${problems.map((p) => `  - ${p.message}`).join('\n')}`, {
-        hint: `${first.hint} Nothing was committed.`,
-        data: { problems },
-      });
-    }
-    // Roles last: a change that belongs elsewhere is better explained by its owner than by a missing role.
-    if (analysis.resources.length > 0) authorize(analysis.config, who, 'edit-resources', env, 'commit workflows and guides');
-    if (analysis.others.some((o) => o.scope === 'environment' && o.environment === env)) {
-      authorize(analysis.config, who, 'configure-environment', env, `change ${env}'s channels, variables or branding`);
     }
     return writeCommitFromAnalysis(analysis, options);
   });

@@ -1,6 +1,7 @@
 import type YAML from 'yaml';
 import type { CoreOptions } from '../context.js';
 import { authenticate, authorize } from '../access.js';
+import { readableEnvironments } from '../policy/visibility.js';
 import { KnockEnvError } from '../errors.js';
 import { formatMessage, readCommit, writeCommit } from '../git/commit.js';
 import { readObject, writeObject } from '../git/objects.js';
@@ -29,12 +30,13 @@ export interface EnvironmentInfo {
 export async function listEnvironments(options: Pick<CoreOptions, 'fs' | 'dir'> & Partial<Pick<CoreOptions, 'actor' | 'apiKey'>>): Promise<EnvironmentInfo[]> {
   const project = await openProject(options);
   const config = await loadConfig(project);
-  // An API key sees its own environment only.
+  // An API key lists its own environment only (members see every one: the names are no secret to them).
   const who = options.apiKey ? authenticate(config, options.actor ?? { name: '', email: '' }, options.apiKey) : null;
   const branch = await currentBranch(project);
   const out: EnvironmentInfo[] = [];
+  const readable = readableEnvironments(config, who);
   for (const [position, env] of config.environments.entries()) {
-    if (who?.kind === 'key' && who.environment !== env.slug) continue;
+    if (!readable.includes(env.slug)) continue;
     out.push({
       slug: env.slug,
       name: env.name ?? env.slug,

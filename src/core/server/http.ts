@@ -2,7 +2,7 @@ import * as nodeFs from 'node:fs';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import { basename, resolve } from 'node:path';
-import { authenticate, type Principal } from '../access.js';
+import { authenticate, type Principal } from '../policy/roles.js';
 import type { FileSystem } from '../git/fs.js';
 import type { GitStore } from '../git/objects.js';
 import { readRef } from '../git/refs.js';
@@ -12,7 +12,7 @@ import { ClientWatch, plain, runCgi, stopChild, type CgiContext, type SignalGrou
 import { readCredentials, verifyMemberToken } from './credentials.js';
 import { PUSH_API_KEY_VARIABLE } from './identity.js';
 import { LoginThrottle, type ThrottleLimits } from './throttle.js';
-import { visibleEnvironments } from './visibility.js';
+import { servedEnvironments } from '../policy/visibility.js';
 
 /** The environment variable that carries a pusher's API key from the server to the pre-receive hook. */
 export const PUSH_API_KEY_ENV = PUSH_API_KEY_VARIABLE;
@@ -180,7 +180,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
       return plain(res, 404, 'Not found: this server speaks git smart HTTP only.');
     }
     const pairs: [string, string][] = [['http.receivepack', 'true'], ['http.uploadpack', 'true']];
-    const visible = visibleEnvironments(current.config, who);
+    const visible = servedEnvironments(current.config, who);
     if (visible !== null) {
       // Hide HEAD and every ref, then show the environments it may read and the audit trail (later entries win).
       pairs.push(['transfer.hideRefs', 'HEAD'], ['transfer.hideRefs', 'refs/']);

@@ -153,6 +153,11 @@ function configRuleIssues(config: KnockEnvConfig, file: string, positions: () =>
     }
   });
 
+  // The account always keeps an owner: without one, nobody could grant a role again.
+  if (config.members.length > 0 && !config.members.some((m) => m.role === 'owner')) {
+    add('config-rule', '/members', 'The account has no owner; at least one member must keep the owner role.');
+  }
+
   const keyNames = new Set<string>();
   config.api_keys.forEach((key, i) => {
     if (keyNames.has(key.name)) add('config-rule', `/api_keys/${i}/name`, `API key name "${key.name}" is used twice.`);

@@ -24,6 +24,8 @@ export type IssueCode =
   | 'account-change'
   /** A template string or `@` template file whose Liquid does not parse. */
   | 'liquid-syntax'
+  /** origin_environment names no environment of the account. */
+  | 'unknown-origin'
   /** A symbolic link inside a resource folder (or a resource folder that is one). */
   | 'symlink'
   /** An entry that is neither a regular file nor a folder: a submodule, a FIFO, a device. */
