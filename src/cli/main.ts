@@ -2,6 +2,7 @@ import { Command, CommanderError, Option } from 'commander';
 import { isKnockEnvError } from '../core/errors.js';
 import { EXIT, exitCodeFor } from './exit-codes.js';
 import { createIo, line, type Io } from './io.js';
+import { registerScaffoldCommands } from './commands/scaffold.js';
 import { registerServerCommands } from './commands/server.js';
 
 const VERSION = '0.1.0';
@@ -78,14 +79,7 @@ Exit codes: 0 ok, 1 failure, 2 usage, 3 validation failed, 4 refused by rules,
     .addHelpText('after', "\nChecks the trigger data against trigger_data_json_schema, evaluates the workflow's and each\nstep's conditions, follows branches, reports what delay, batch, throttle, fetch and other\nfunction steps would do, and renders every channel step's template with Liquid (recipient,\nactor, data, tenant, vars and the data's keys in scope; secrets show as [secret NAME]).\nA channel step's message counts as sent (later conditions such as `refs.in_app_feed_1.status\nless_than $message.seen` see `sent`) unless --message-status says otherwise; statuses rank\nnot_sent < queued < sent < delivered < seen < read < interacted < archived.\nA batch is this one trigger; a throttle lets it through. With obfuscate-recipient-data on,\nrecipient fields other than id and collection are masked, also in what templates render;\nwith show-message-contents off, only channels, steps, field names and sizes are shown.\nExits 0 when the run completed or halted on conditions, 3 on a Liquid error or trigger data\nthe schema refuses.\n\nExamples:\n  $ knock-env run comments --recipient '{\"id\":\"u1\",\"email\":\"ada@example.com\"}' --data data.json\n  $ knock-env run comments --working-tree --recipient u1 --actor u2 --message-status in_app_feed_1=seen\n  $ knock-env run welcome --env production --recipient recipient.json --json")
     .action(run(async (workflow: string, opts: { env?: string; workingTree?: boolean; recipient: string; data?: string; actor?: string; tenant?: string; messageStatus?: string[]; showContents?: boolean; json?: boolean }) => (await import('./commands/run.js')).runRun(io, workflow, opts)));
 
-  for (const kind of ['workflow', 'guide'] as const) {
-    const group = program.command(kind).description(`${kind} resources (${kind}s/<key>/${kind}.yaml)`);
-    group
-      .command('new <key>')
-      .description(`scaffold a valid ${kind} in the working tree`)
-      .option('--json', 'print the written files as JSON')
-      .action(run(async (key: string, opts: { json?: boolean }) => (await import('./commands/scaffold.js')).runScaffold(io, kind, key, opts)));
-  }
+  registerScaffoldCommands(program, io, run);
 
   program
     .command('import <knock-dir>')

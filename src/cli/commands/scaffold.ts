@@ -1,10 +1,11 @@
-import { scaffoldResource } from '../../core/ops/scaffold.js';
-import type { ResourceKind } from '../../core/resources.js';
-import { fs } from '../context.js';
-import { line, writeJson, type Io } from '../io.js';
+import type { Command } from 'commander';
+import { RESOURCE_MODULES, type ResourceKind } from '../../core/resources.js';
+import type { Io } from '../io.js';
 
-export async function runScaffold(io: Io, kind: ResourceKind, key: string, opts: { json?: boolean }): Promise<number> {
-  const result = await scaffoldResource({ fs, dir: io.cwd, kind, key });
+export async function runScaffold(io: Io, kind: ResourceKind, key: string, opts: { json?: boolean } & Record<string, unknown>): Promise<number> {
+  const [{ scaffoldResource }, { fs }, { line, writeJson }] = await Promise.all([import('../../core/ops/scaffold.js'), import('../context.js'), import('../io.js')]);
+  const options = Object.fromEntries(Object.entries(opts).filter(([name, value]) => name !== 'json' && typeof value === 'string')) as Record<string, string>;
+  const result = await scaffoldResource({ fs, dir: io.cwd, kind, key, options });
   if (opts.json) writeJson(io, result);
   else {
     line(io.err, `${io.color.green('✔')} Created ${kind} ${io.color.bold(key)}:`);
@@ -12,4 +13,23 @@ export async function runScaffold(io: Io, kind: ResourceKind, key: string, opts:
     line(io.err, `  next: edit it, then ${io.color.bold('knock-env commit -m "Add ' + key + '"')}`);
   }
   return 0;
+}
+
+/**
+ * `<kind> new <key>` for every resource type of the registry, with the
+ * options its module declares. Only the registry is loaded here; the
+ * scaffold itself when the command runs.
+ */
+export function registerScaffoldCommands(program: Command, io: Io, run: (fn: (...args: never[]) => Promise<number>) => (...args: unknown[]) => Promise<void>): void {
+  for (const type of RESOURCE_MODULES) {
+    const group = program.command(type.kind).description(type.description);
+    const command = group.command(`new <${type.scaffoldArgument ?? 'key'}>`).description(`scaffold a valid ${type.noun} in the working tree`);
+    for (const option of type.scaffoldOptions ?? []) {
+      const choices = option.choices ? ` (${option.choices.join('|')})` : '';
+      command.option(`--${option.name} <${option.name}>`, `${option.description}${choices}`, option.default);
+    }
+    command
+      .option('--json', 'print the written files as JSON')
+      .action(run(async (key: string, opts: { json?: boolean }) => runScaffold(io, type.kind, key, opts)));
+  }
 }

@@ -1,6 +1,10 @@
+import { childPath } from '../resources/type.js';
 import { resolveReference } from '../validate/resource.js';
 import type { SourceReader } from '../validate/types.js';
 import { decodeUtf8, escapePointerSegment, LIMITS, SourcePositions, type Position } from '../validate/yaml.js';
+
+/** Field path of a child: `a.b`, `a[0]` (defined with the resource types, which name their template fields with it). */
+export { childPath };
 
 /**
  * Templates as Knock stores them: strings in the resource's YAML, strings in
@@ -36,12 +40,6 @@ export const MAX_NESTING = 100;
 /** Sets an own property, even one named `__proto__` (as JSON may have), without touching the prototype. */
 export function setOwn(target: Record<string, unknown>, key: string, value: unknown): void {
   Object.defineProperty(target, key, { value, enumerable: true, writable: true, configurable: true });
-}
-
-/** Field path of a child: `a.b`, `a[0]`. */
-export function childPath(parent: string, segment: string | number): string {
-  if (typeof segment === 'number') return `${parent}[${segment}]`;
-  return parent === '' ? segment : `${parent}.${segment}`;
 }
 
 interface FileContext {

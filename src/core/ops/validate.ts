@@ -2,10 +2,9 @@ import { resolve } from 'node:path';
 import type { CoreOptions } from '../context.js';
 import { errnoCode, exists, readIfExists } from '../git/fs.js';
 import { readIndex } from '../git/gitindex.js';
-import { keyProblem } from '../keys.js';
 import { ValidationCache } from '../validation-cache.js';
 import { findGitdir } from '../project.js';
-import { CONFIG_FILE, ENVIRONMENTS_DIR, RESOURCE_KINDS, RESOURCE_TYPES, resourceOfPath, resourceId, type ResourceKind } from '../resources.js';
+import { CONFIG_FILE, ENVIRONMENTS_DIR, foldersPhrase, RESOURCE_KINDS, RESOURCE_TYPES, resourceKeyProblem, resourceOfPath, resourceId, resourceTypeOfDir, type ResourceKind } from '../resources.js';
 import { validateConfigText } from '../validate/config.js';
 import { validateEnvironmentFile } from '../validate/environment.js';
 import { validateResource } from '../validate/resource.js';
@@ -47,7 +46,7 @@ export async function validateWorkingTree(options: ValidateOptions): Promise<Val
         const name = String(d.name);
         if (name.startsWith('.')) continue;
         if (!d.isDirectory()) {
-          other.push({ file: `${dir}/${name}`, code: 'unexpected-file', message: `${dir}/ holds one folder per ${kind}; "${name}" is a file.` });
+          other.push({ file: `${dir}/${name}`, code: 'unexpected-file', message: `${dir}/ holds one folder per ${RESOURCE_TYPES[kind].noun}; "${name}" is a file.` });
           continue;
         }
         names.push(name);
@@ -81,9 +80,9 @@ export async function validateWorkingTree(options: ValidateOptions): Promise<Val
       checkEnvironments.add(rel === ENVIRONMENTS_DIR ? '' : rel);
       continue;
     }
-    const kind = RESOURCE_KINDS.find((k) => RESOURCE_TYPES[k].dir === rel);
-    if (kind) {
-      await addTopFolder(kind);
+    const type = resourceTypeOfDir(rel);
+    if (type) {
+      await addTopFolder(type.kind);
       continue;
     }
     const resource = resourceOfPath(rel.includes('/') ? rel : `${rel}/`);
@@ -94,7 +93,7 @@ export async function validateWorkingTree(options: ValidateOptions): Promise<Val
     if ((await reader.size!(rel)) === null && (await options.fs.promises.lstat(abs).catch(() => null)) === null) {
       other.push({ file: rel, code: 'file-ref-missing', message: `${rel} does not exist.` });
     } else {
-      other.push({ file: rel, code: 'unexpected-file', message: `${rel} is not a knock-env resource (expected workflows/<key>/ or guides/<key>/).` });
+      other.push({ file: rel, code: 'unexpected-file', message: `${rel} is not a knock-env resource (expected ${foldersPhrase()}).` });
     }
   }
 
@@ -131,7 +130,7 @@ export async function validateWorkingTree(options: ValidateOptions): Promise<Val
     while (next < list.length) {
       const i = next++;
       const { kind, key } = list[i]!;
-      const treeOid = keyProblem(key) === null ? treeOf(`${RESOURCE_TYPES[kind].dir}/${key}`) : undefined;
+      const treeOid = resourceKeyProblem(kind, key) === null ? treeOf(`${RESOURCE_TYPES[kind].dir}/${key}`) : undefined;
       if (treeOid !== undefined && cache?.has(kind, treeOid)) {
         results[i] = { kind, key, valid: true, issues: [] };
         continue;

@@ -1,14 +1,13 @@
 import type { Liquid } from 'liquidjs';
 import { hasLiquid, knockLiquid, liquidProblem } from '../liquid/engine.js';
 import { childPath, TemplateFiles, type StringSource } from '../liquid/sources.js';
-import { RESOURCE_KINDS, RESOURCE_TYPES, type ResourceKind } from '../resources.js';
+import { mainFileName, RESOURCE_TYPES, resourceTypeOfDir, type ResourceKind, type TemplateSubtree } from '../resources.js';
 import type { SourceReader, ValidationIssue } from './types.js';
 import type { Position } from './yaml.js';
 
 /**
- * Liquid syntax checks: every template string of a workflow (channel
- * templates, channel overrides, the settings of steps that render Liquid) and
- * of a guide (step values), and every file an `@` field in them references
+ * Liquid syntax checks: every template string of a resource (where its type
+ * module says Knock renders Liquid), and every file an `@` field in them references
  * (text files whole, JSON files string by string). Parse only: nothing is
  * rendered, so no data is needed.
  */
@@ -62,43 +61,11 @@ function parseIssues(text: string, source: Pick<StringSource, 'file' | 'locate'>
   }
 }
 
-/** Step types whose `settings` strings Knock renders with Liquid. */
-export const LIQUID_SETTINGS_STEP_TYPES = ['http_fetch', 'fetch', 'trigger_workflow', 'ai_agent', 'update_data', 'update_user', 'update_tenant', 'update_object'];
+export { LIQUID_SETTINGS_STEP_TYPES } from '../resources/types/workflow.js';
 
-/** The template subtrees of a resource: where Knock renders Liquid. */
-export function templateSubtrees(kind: ResourceKind, data: unknown): { node: unknown; pointer: string; field: string }[] {
-  const out: { node: unknown; pointer: string; field: string }[] = [];
-  if (!isRecord(data) || !Array.isArray(data.steps)) return out;
-  if (kind === 'guide') {
-    data.steps.forEach((step, i) => {
-      if (isRecord(step) && step.values !== undefined) out.push({ node: step.values, pointer: `/steps/${i}/values`, field: childPath(childPath('steps', i), 'values') });
-    });
-    return out;
-  }
-  const visit = (steps: unknown[], pointer: string, field: string): void => {
-    steps.forEach((step, i) => {
-      if (!isRecord(step)) return;
-      const at = `${pointer}/${i}`;
-      const name = childPath(field, i);
-      for (const key of ['template', 'channel_overrides']) {
-        if (step[key] !== undefined && step[key] !== null) out.push({ node: step[key], pointer: `${at}/${key}`, field: childPath(name, key) });
-      }
-      if (typeof step.type === 'string' && LIQUID_SETTINGS_STEP_TYPES.includes(step.type) && step.settings !== undefined) {
-        out.push({ node: step.settings, pointer: `${at}/settings`, field: childPath(name, 'settings') });
-      }
-      for (const group of ['branches', 'cohort_branches']) {
-        const branches = step[group];
-        if (!Array.isArray(branches)) continue;
-        branches.forEach((branch, b) => {
-          if (isRecord(branch) && Array.isArray(branch.steps)) {
-            visit(branch.steps, `${at}/${group}/${b}/steps`, childPath(childPath(childPath(name, group), b), 'steps'));
-          }
-        });
-      }
-    });
-  };
-  visit(data.steps, '/steps', 'steps');
-  return out;
+/** The template subtrees of a resource: where Knock renders Liquid, as its type declares. */
+export function templateSubtrees(kind: ResourceKind, data: unknown): TemplateSubtree[] {
+  return RESOURCE_TYPES[kind].templates(data);
 }
 
 export interface ResourceLiquidOptions {
@@ -109,8 +76,8 @@ export interface ResourceLiquidOptions {
 }
 
 /**
- * Liquid syntax issues of one parsed workflow or guide. `dir` is the resource
- * folder (workflows/<key> or guides/<key>); `@` files are read through `read`
+ * Liquid syntax issues of one parsed resource. `dir` is the resource
+ * folder (e.g. workflows/<key>); `@` files are read through `read`
  * (missing or unreadable ones are left to the reference checker).
  */
 export async function resourceLiquidIssues(
@@ -119,13 +86,13 @@ export async function resourceLiquidIssues(
   dir: string,
   options: ResourceLiquidOptions = {},
 ): Promise<ValidationIssue[]> {
-  const top = dir.split('/', 1)[0];
-  const kind = RESOURCE_KINDS.find((k) => RESOURCE_TYPES[k].dir === top) ?? 'workflow';
-  const file = options.file ?? `${dir}/${RESOURCE_TYPES[kind].file}`;
+  const [top = '', key = ''] = dir.split('/', 2);
+  const type = resourceTypeOfDir(top) ?? RESOURCE_TYPES.workflow;
+  const file = options.file ?? `${dir}/${mainFileName(type, key)}`;
   const files = new TemplateFiles(read, dir, file, options.text);
   const issues: ValidationIssue[] = [];
   const checked = new Set<string>();
-  for (const subtree of templateSubtrees(kind, data)) {
+  for (const subtree of type.templates(data)) {
     const resolved = await files.resolve(subtree.node, subtree.pointer, subtree.field);
     const visit = (node: unknown, field: string): void => {
       if (typeof node === 'string') {

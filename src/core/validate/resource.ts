@@ -1,5 +1,5 @@
-import { describeKey, keyProblem } from '../keys.js';
-import { RESOURCE_TYPES, resourceRef, type ResourceKind } from '../resources.js';
+import { describeKey } from '../keys.js';
+import { RESOURCE_TYPES, resourceKeyProblem, resourceKeyRule, resourceRef, type ResourceKind } from '../resources.js';
 import { resourceLiquidIssues } from './liquid.js';
 import { schemaIssues, SCHEMA_NAMES, type SchemaName } from './schemas.js';
 import type { ResourceValidation, SourceReader, ValidationIssue } from './types.js';
@@ -17,7 +17,7 @@ import {
 const MAX_REFERENCE_DEPTH = 8;
 
 /**
- * Validates one workflow or guide as it is stored: its key, its main file,
+ * Validates one resource as it is stored: its key, its main file,
  * the YAML, the schema, and every `@` file reference. Collects every issue
  * instead of stopping at the first.
  */
@@ -31,7 +31,7 @@ export async function validateResource({
   read: SourceReader;
 }): Promise<ResourceValidation> {
   const type = RESOURCE_TYPES[kind];
-  const problem = keyProblem(key);
+  const problem = resourceKeyProblem(kind, key);
   if (problem !== null) {
     return {
       kind,
@@ -40,7 +40,7 @@ export async function validateResource({
         {
           file: type.dir,
           code: 'invalid-key',
-          message: `Invalid ${kind} key ${describeKey(key)}: ${problem}. Keys match ^[a-z0-9][a-z0-9_-]{2,254}$.`,
+          message: `Invalid ${type.noun} key ${describeKey(key)}: ${problem}. ${resourceKeyRule(kind)}`,
         },
       ],
     };
@@ -53,7 +53,7 @@ export async function validateResource({
     issues.push({
       file: ref.file,
       code: 'missing-main-file',
-      message: `${ref.dir}/ has no ${type.file}; every ${kind} folder needs one.`,
+      message: `${ref.dir}/ has no ${ref.file.slice(ref.dir.length + 1)}; every ${type.noun} folder needs one.`,
     });
     return { kind, key, issues };
   }
