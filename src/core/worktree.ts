@@ -297,6 +297,19 @@ export function workingTreeReader(project: Project): SourceReader {
       const stat = await project.fs.promises.lstat(`${project.dir}/${path}`).catch(() => null);
       return stat?.isFile() ? stat.size : null;
     },
+    list: async (dir) => {
+      const out: string[] = [];
+      const walk = async (relative: string): Promise<void> => {
+        const entries = await project.fs.promises.readdir(`${project.dir}/${dir}${relative === '' ? '' : `/${relative}`}`, { withFileTypes: true }).catch(() => []);
+        for (const entry of entries) {
+          const path = relative === '' ? String(entry.name) : `${relative}/${String(entry.name)}`;
+          if (entry.isDirectory()) await walk(path);
+          else if (entry.isFile()) out.push(path);
+        }
+      };
+      await walk('');
+      return out.sort();
+    },
   };
 }
 
@@ -305,6 +318,7 @@ export function cachedReader(base: SourceReader, files: Map<string, WorkingFile>
   return {
     read: async (path) => files.get(path)?.content ?? base.read(path),
     size: async (path) => files.get(path)?.content?.length ?? (base.size ? base.size(path) : null),
+    list: async (dir) => (base.list ? base.list(dir) : []),
   };
 }
 
@@ -314,6 +328,10 @@ export function treeReader(project: Project, treeOid: string): SourceReader {
     read: async (path) => {
       const entry = await entryAt(project, treeOid, path);
       return entry && !isTreeMode(entry.mode) ? (await readObject(project, entry.oid)).content : null;
+    },
+    list: async (dir) => {
+      const entry = await entryAt(project, treeOid, dir);
+      return entry && isTreeMode(entry.mode) ? (await listFiles(project, entry.oid)).map((f) => f.path) : [];
     },
   };
 }

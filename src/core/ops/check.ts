@@ -7,7 +7,7 @@ import { currentBranch, listRefs, readRef } from '../git/refs.js';
 import { diffTrees, entryAt, isTreeMode, type TreeDifference } from '../git/tree.js';
 import { OwnershipJudge } from '../ownership.js';
 import { environmentSlugs, findGitdir, loadConfigAt, type Project } from '../project.js';
-import { CONFIG_FILE, ENVIRONMENTS_DIR, resourceId, resourceOfPath, resourceRef, type ResourceKind } from '../resources.js';
+import { CONFIG_FILE, ENVIRONMENTS_DIR, kindsPhrase, PRODUCTION_WRITABLE_KINDS, RESOURCE_TYPES, resourceId, resourceOfPath, resourceRef, type ResourceKind } from '../resources.js';
 import { validateConfigText } from '../validate/config.js';
 import { validateEnvironmentFile } from '../validate/environment.js';
 import { sortIssues, validateResource } from '../validate/resource.js';
@@ -181,7 +181,13 @@ export async function checkRange(options: CheckOptions): Promise<CheckResult> {
     const file = files.some((f) => f.path === ref.file) ? ref.file : files[0]!.path;
     let owner: string | null = null;
     if (status === 'added') {
-      if (environment !== lowest && !productionWriteAccess) {
+      if (environment !== lowest && !RESOURCE_TYPES[group.kind].productionWriteAccess) {
+        issues.push({
+          file,
+          code: 'ownership',
+          message: `${named} cannot be created in ${environment}: ${RESOURCE_TYPES[group.kind].plural} are created in ${lowest} and promoted (production write access covers ${kindsPhrase(PRODUCTION_WRITABLE_KINDS)} only).`,
+        });
+      } else if (environment !== lowest && !productionWriteAccess) {
         issues.push({
           file,
           code: 'ownership',

@@ -8,7 +8,7 @@ import { writeObject } from '../git/objects.js';
 import { updateRef } from '../git/refs.js';
 import { applyChanges, diffTrees, entryAt, readTree, type FileChange } from '../git/tree.js';
 import { branchRef, headOf, LOWEST_ENVIRONMENT, openProject, type Project } from '../project.js';
-import { RESOURCE_TYPES, resourceId, type ResourceKind } from '../resources.js';
+import { kindsPhrase, PRODUCTION_WRITABLE_KINDS, RESOURCE_TYPES, resourceId, type ResourceKind } from '../resources.js';
 import type { ValidationIssue } from '../validate/types.js';
 import { transactionOf } from '../git/transaction.js';
 import { assertNotOverwritten, indexStamp, refreshIndex, updateWorkingTree, writeIndexStamp } from '../worktree.js';
@@ -82,6 +82,10 @@ export async function ownershipProblems(analysis: WorkingTreeAnalysis, existsIn:
       const elsewhere = (await existsIn(r.kind, r.key)).filter((e) => e !== env);
       if (elsewhere.length > 0) {
         problems.push({ path, resource: resourceId(r), owner: elsewhere[0]!, message: `${id} already exists in ${elsewhere.join(', ')}; a key can be created only once.`, hint: `Choose another key, or edit it in ${elsewhere[0]} and promote.` });
+        continue;
+      }
+      if (env !== lowest && !RESOURCE_TYPES[r.kind].productionWriteAccess) {
+        problems.push({ path, resource: resourceId(r), owner: lowest, message: `${id} cannot be created in ${env}: ${RESOURCE_TYPES[r.kind].plural} are created in ${lowest} and promoted (production write access covers ${kindsPhrase(PRODUCTION_WRITABLE_KINDS)} only).`, hint: `Create it in ${lowest} and promote it.` });
         continue;
       }
       if (env !== lowest && !config.settings?.production_write_access) {
@@ -198,7 +202,7 @@ async function writeCommitFromAnalysis(analysis: WorkingTreeAnalysis, options: C
       }
       let content = change.file?.content ?? ((await project.fs.promises.readFile(`${project.dir}/${change.path}`)) as Buffer);
       const mainFile = `${RESOURCE_TYPES[resource.kind].dir}/${resource.key}/${RESOURCE_TYPES[resource.kind].file}`;
-      if (resource.status === 'added' && change.path === mainFile && resource.workingOrigin === null) {
+      if (resource.status === 'added' && change.path === mainFile && resource.workingOrigin === null && RESOURCE_TYPES[resource.kind].owner === 'origin-environment') {
         const original = content;
         const abs = `${project.dir}/${change.path}`;
         content = Buffer.from(withOriginEnvironment(content.toString('utf8'), env), 'utf8');

@@ -6,7 +6,7 @@ import { errnoCode } from '../git/fs.js';
 import { readObject } from '../git/objects.js';
 import { entryAt, isTreeMode, listFiles, MODE_EXEC, MODE_FILE, readTree } from '../git/tree.js';
 import { describeKey } from '../keys.js';
-import { filesToKnockResource } from '../knock-format/export.js';
+import { copyFolderFiles, filesToKnockResource } from '../knock-format/export.js';
 import { authorizeRead } from '../access.js';
 import { checkedOutEnvironment, headOf, loadConfig, openProject, requireEnvironment } from '../project.js';
 import { MANAGED_TOP_LEVEL, RESOURCE_KINDS, RESOURCE_TYPES, resourceKeyProblem, resourceRef, type ResourceKind } from '../resources.js';
@@ -113,7 +113,7 @@ export async function exportEnvironment(options: ExportOptions): Promise<ExportR
       }
       let converted: { files: Map<string, Uint8Array>; notes: string[] };
       try {
-        converted = filesToKnockResource(kind, key, files);
+        converted = type.knock.format === 'files' ? copyFolderFiles(kind, key, files) : filesToKnockResource(kind, key, files);
       } catch (error) {
         if (isKnockEnvError(error)) {
           resources.push(skipped('invalid-resource', error.message));

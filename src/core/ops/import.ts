@@ -3,6 +3,7 @@ import type { CoreOptions } from '../context.js';
 import { isKnockEnvError, KnockEnvError } from '../errors.js';
 import { errnoCode } from '../git/fs.js';
 import { describeKey } from '../keys.js';
+import { copyFolderFiles } from '../knock-format/export.js';
 import { knockResourceToFiles, KNOCK_MAIN_FILE } from '../knock-format/import.js';
 import { openProject } from '../project.js';
 import { kindsPhrase, listPhrase, RESOURCE_KINDS, RESOURCE_MODULES, RESOURCE_TYPES, resourceKeyProblem, resourceKeyRule, resourceRef, resourceTypeOfDir, type ResourceKind } from '../resources.js';
@@ -12,9 +13,7 @@ import { LIMITS } from '../validate/yaml.js';
 const KNOCK_CLI_DIRS: Record<string, string> = {
   partials: 'partials',
   'message-types': 'message types',
-  message_types: 'message types',
   layouts: 'email layouts',
-  'email-layouts': 'email layouts',
   translations: 'translations',
   audiences: 'audiences',
 };
@@ -238,7 +237,7 @@ async function importOne(
   if ('problem' in read) return skipped('invalid-resource', read.problem);
   let converted: { files: Map<string, Uint8Array>; notes: string[] };
   try {
-    converted = knockResourceToFiles(kind, key, read.files);
+    converted = RESOURCE_TYPES[kind].knock.format === 'files' ? copyFolderFiles(kind, key, read.files) : knockResourceToFiles(kind, key, read.files);
   } catch (error) {
     if (isKnockEnvError(error)) return skipped('invalid-resource', error.message);
     throw error;
@@ -262,3 +261,4 @@ async function importOne(
   }
   return { kind, key, status: 'imported', dir: ref.dir, files, ...(existing !== null ? { replaced: true } : {}), notes };
 }
+

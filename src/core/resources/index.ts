@@ -1,17 +1,25 @@
 import { keyProblem as knockKeyProblem, KEY_PATTERN } from '../keys.js';
 import { ENVIRONMENTS_DIR, listPhrase } from './environment-files.js';
 import type { OwnerRule, ResourceTypeModule } from './type.js';
+import { audience } from './types/audience.js';
 import { guide } from './types/guide.js';
+import { layout } from './types/layout.js';
+import { messageType } from './types/message-type.js';
+import { partial } from './types/partial.js';
+import { translation } from './types/translation.js';
 import { workflow } from './types/workflow.js';
 
 export * from './environment-files.js';
-export type { ExtractedField, KnockCliLayout, OwnerRule, PlanItems, ResourceTypeModule, ScaffoldOption, TemplateSubtree } from './type.js';
+export type { ContentProblem, ExtractedField, FieldText, KnockCliLayout, OwnerRule, PlanItems, ResourceTypeModule, ResourceUse, ScaffoldOption, TemplateSubtree } from './type.js';
+export { DEFAULT_LAYOUT_KEY } from './types/layout.js';
+export { BUILT_IN_MESSAGE_TYPES } from './types/message-type.js';
+export { translationFileOf } from './types/translation.js';
 
 /**
  * Every promotable resource type, in the order listings and reports use. A
  * new type is one module in types/ and its schema in schemas/, added here.
  */
-export const RESOURCE_MODULES = [workflow, guide] as const;
+export const RESOURCE_MODULES = [workflow, guide, layout, partial, translation, messageType, audience] as const;
 
 export type ResourceKind = (typeof RESOURCE_MODULES)[number]['kind'];
 export type ResourceSchemaName = (typeof RESOURCE_MODULES)[number]['schema'];

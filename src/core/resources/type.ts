@@ -63,6 +63,33 @@ export interface ScaffoldOption {
   default?: string;
 }
 
+/** The text of a top-level field, inline or read from its `@` file. */
+export interface FieldText {
+  text: string;
+  /** Repository path of the file the text is in (the main file for an inline value). */
+  file: string;
+  /** Whether the text is the whole file (an `@` file) rather than a value in the main file. */
+  wholeFile: boolean;
+}
+
+/** A problem a type's own content checks find, in one top-level field. */
+export interface ContentProblem {
+  field: string;
+  message: string;
+  /** Offset in the field's text where the problem is, when it is one place. */
+  offset?: number;
+}
+
+/** A name of another resource a document uses, by where it says so. */
+export interface ResourceUse {
+  kind: string;
+  key: string;
+  /** JSON pointer of the field naming it, in the main file. */
+  pointer: string;
+  /** Variant of a message type (a guide step's schema_variant_key). */
+  variant?: string;
+}
+
 export interface ResourceTypeModule<K extends string = string, S extends string = string> {
   /** Stable name of the type, used in ids (`<kind>:<key>`), JSON output and the command `<kind> new`. */
   kind: K;
@@ -90,6 +117,16 @@ export interface ResourceTypeModule<K extends string = string, S extends string 
   productionWriteAccess: boolean;
   /** Where Knock renders Liquid in a parsed main document. */
   templates(document: unknown): TemplateSubtree[];
+  /** Checks beyond the schema: `field` gives a top-level field's text, inline or from its `@` file. */
+  contentChecks?(document: Record<string, unknown>, field: (name: string) => FieldText | undefined): ContentProblem[];
+  /** Other resources the document names in its fields (template names inside Liquid are found by the reference checker). */
+  uses?(document: Record<string, unknown>): ResourceUse[];
+  /**
+   * For types whose folder holds several files of one kind (a locale's
+   * translations): why a file of the folder does not belong there, or null.
+   * Each such file is a JSON document checked against the type's schema.
+   */
+  folderFileProblem?(key: string, path: string): string | null;
   /** How plans compare the document's items; none when it has no list of items. */
   items?: PlanItems;
   /** What `<kind> new` writes, relative to the resource folder; main YAML files get the editor hint added. */
@@ -133,4 +170,14 @@ export function topLevelTemplates(document: unknown, fields: readonly string[]):
 export function titleOf(key: string): string {
   const text = key.split(/[-_]+/).filter(Boolean).join(' ');
   return text.charAt(0).toUpperCase() + text.slice(1);
+}
+
+/** The objects of a list by their `key` field (position when absent), for plan comparisons. */
+export function itemsByKey(list: unknown): Map<string, Record<string, unknown>> {
+  const out = new Map<string, Record<string, unknown>>();
+  if (!Array.isArray(list)) return out;
+  list.forEach((item, i) => {
+    if (isRecord(item)) out.set(typeof item.key === 'string' ? item.key : `#${i}`, item);
+  });
+  return out;
 }

@@ -6,7 +6,7 @@ import { listRefs, readRef } from '../git/refs.js';
 import { diffTrees, entryAt, isTreeMode, type TreeDifference, type TreeEntry } from '../git/tree.js';
 import { ACCOUNT, OwnershipJudge } from '../ownership.js';
 import { AUDIT_REF, branchRef, environmentSlugs, HIGHEST_ENVIRONMENT, loadConfigAt, type Project } from '../project.js';
-import { CONFIG_FILE, ENVIRONMENTS_DIR, resourceOfPath, resourceRef, type ResourceKind } from '../resources.js';
+import { CONFIG_FILE, ENVIRONMENTS_DIR, kindsPhrase, PRODUCTION_WRITABLE_KINDS, RESOURCE_TYPES, resourceOfPath, resourceRef, type ResourceKind } from '../resources.js';
 import { validateConfigText, type KnockEnvConfig } from '../validate/config.js';
 import { validateEnvironmentFile } from '../validate/environment.js';
 import { validateResource } from '../validate/resource.js';
@@ -545,6 +545,17 @@ class PushCheck {
       const exists = await isFolder(this.store, commit.tree, dir);
       const path = ref0.file;
       if (!existed) {
+        if (env !== lowest && !RESOURCE_TYPES[group.kind].productionWriteAccess) {
+          this.reject({
+            ref,
+            commit: commit.oid,
+            path,
+            environment: lowest,
+            message: `${where} creates ${named}, but ${RESOURCE_TYPES[group.kind].plural} are created in ${lowest} and promoted (production write access covers ${kindsPhrase(PRODUCTION_WRITABLE_KINDS)} only).`,
+            hint: `Create it in ${lowest} and promote it.`,
+          });
+          continue;
+        }
         const origin = originOf(await this.fileText(commit.tree, ref0.file));
         if (origin === null ? env !== lowest : origin !== env) {
           this.reject({

@@ -1,5 +1,6 @@
 import { describeKey } from '../keys.js';
 import { RESOURCE_TYPES, resourceKeyProblem, resourceKeyRule, resourceRef, type ResourceKind } from '../resources.js';
+import { contentIssues, folderFileIssues } from './content.js';
 import { resourceLiquidIssues } from './liquid.js';
 import { schemaIssues, SCHEMA_NAMES, type SchemaName } from './schemas.js';
 import type { ResourceValidation, SourceReader, ValidationIssue } from './types.js';
@@ -48,6 +49,14 @@ export async function validateResource({
 
   const ref = resourceRef(kind, key);
   const issues: ValidationIssue[] = [];
+  if (type.folderFileProblem !== undefined) {
+    // A folder of JSON documents (a locale's translations), not a main file with `@` files.
+    const folder = await folderFileIssues(type, key, ref.dir, read);
+    if (folder.files === 0 && read.list !== undefined) {
+      folder.issues.push({ file: ref.dir, code: 'missing-main-file', message: `${ref.dir}/ holds no ${type.noun} files; it needs ${ref.file.slice(ref.dir.length + 1)} or a namespaced one.` });
+    }
+    return { kind, key, issues: sortIssues(folder.issues) };
+  }
   const loaded = await loadText(read, ref.file, LIMITS.maxYamlBytes);
   if (loaded.kind === 'missing') {
     issues.push({
@@ -68,6 +77,7 @@ export async function validateResource({
   const references = new ReferenceChecker(read, ref.dir);
   issues.push(...(await references.check(parsed.data, ref.file, parsed.positions, 0)));
   issues.push(...(await resourceLiquidIssues(parsed.data, read, ref.dir, { file: ref.file, text: loaded.text })));
+  if (isRecord(parsed.data)) issues.push(...(await contentIssues(type, parsed.data, read, ref.dir, { file: ref.file, positions: parsed.positions })));
 
   const result: ResourceValidation = { kind, key, issues: sortIssues(issues) };
   if (isRecord(parsed.data)) result.data = parsed.data;

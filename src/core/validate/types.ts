@@ -23,7 +23,13 @@ export type IssueCode =
   /** A change to knock-env.yaml, which only knock-env's own commands make. */
   | 'account-change'
   /** A template string or `@` template file whose Liquid does not parse. */
-  | 'liquid-syntax';
+  | 'liquid-syntax'
+  /** Content that does not match what its type needs (a JSON partial that is not JSON, an HTML layout without {{ content }}). */
+  | 'content'
+  /** A name of another resource (layout_key, a rendered partial, a guide step's message type, a translation key) that the tree does not hold. */
+  | 'unknown-reference'
+  /** A resource deleted while others in the tree still use it. */
+  | 'in-use';
 
 /** One problem in one file. Line and column are 1-based. */
 export interface ValidationIssue {
@@ -43,6 +49,8 @@ export interface SourceReader {
   read(path: string): Promise<Uint8Array | null>;
   /** Size in bytes without reading, or null when there is no such file. Optional. */
   size?(path: string): Promise<number | null>;
+  /** Paths of the files below a folder, relative to it (empty when there is none). Needed by types whose folder holds several files of the same kind (translations). */
+  list?(dir: string): Promise<string[]>;
 }
 
 export interface ResourceValidation {
