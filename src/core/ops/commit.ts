@@ -1,3 +1,4 @@
+import { workingTreeReferenceIssues } from './validate.js';
 import { yamlLib } from '../yaml-lib.js';
 import type { CoreOptions } from '../context.js';
 import { authenticate, authorize } from '../access.js';
@@ -144,7 +145,7 @@ export async function commitChanges(options: CommitOptions): Promise<CommitResul
         hint: 'Edit or add a resource under workflows/ or guides/ first (`knock-env workflow new <key>`).',
       });
     }
-    const issues = collectIssues(analysis);
+    const issues = [...collectIssues(analysis), ...(await workingTreeReferenceIssues(analysis))];
     if (issues.length > 0) {
       throw new KnockEnvError('VALIDATION_FAILED', `${issues.length} problem${issues.length === 1 ? '' : 's'} found; nothing was committed.`, {
         hint: 'Fix them (`knock-env validate` lists them) and commit again.',

@@ -1,13 +1,14 @@
 import { parseYaml } from '../validate/yaml.js';
 import { readCommit, subjectOf, type ParsedCommit } from '../git/commit.js';
 import { readObject, type GitStore } from '../git/objects.js';
-import { diffTrees, entryAt, type TreeDifference } from '../git/tree.js';
+import { diffTrees, entryAt, isTreeMode, readTree, type TreeDifference } from '../git/tree.js';
 import type { Project } from '../project.js';
-import { CONFIG_FILE, ENVIRONMENTS_DIR, RESOURCE_TYPES, resourceOfPath, resourceId, resourceRef, type PlanItems, type ResourceKind } from '../resources.js';
+import { CONFIG_FILE, ENVIRONMENTS_DIR, RESOURCE_MODULES, RESOURCE_TYPES, resourceKeyProblem, resourceOfPath, resourceId, resourceRef, type PlanItems, type ResourceKind } from '../resources.js';
+import { keyIndexOfTree, referenceIssues, UsesCache, type ReferenceUser } from '../validate/references.js';
 import { validateConfigText } from '../validate/config.js';
 import { validateEnvironmentFile } from '../validate/environment.js';
 import { validateResource } from '../validate/resource.js';
-import type { ValidationIssue } from '../validate/types.js';
+import type { SourceReader, ValidationIssue } from '../validate/types.js';
 import { treeReader } from '../worktree.js';
 import { ValidationCache } from '../validation-cache.js';
 
@@ -210,6 +211,7 @@ export async function validatePlan(project: Project, plan: ChangePlan): Promise<
     issues.push(...found);
   }
   await cache.save();
+  issues.push(...(await planReferenceIssues(project, plan, reader)));
   const environmentFiles = plan.others.filter((o) => o.scope === 'environment' && o.status !== 'deleted');
   if (environmentFiles.length > 0) {
     const configText = await reader.read(CONFIG_FILE);
@@ -219,6 +221,40 @@ export async function validatePlan(project: Project, plan: ChangePlan): Promise<
       if (text !== null) issues.push(...validateEnvironmentFile(o.path, Buffer.from(text).toString('utf8'), slugs));
     }
   }
+  return issues;
+}
+
+/** Kinds other resources name: deleting one may leave users behind. */
+export const USED_KINDS = new Set<ResourceKind>(['layout', 'partial', 'message-type', 'translation']);
+
+/**
+ * References in the tree a plan leads to: what the resources it adds or
+ * changes use, and when it deletes a layout, partial, message type or
+ * translation, what every other resource of the tree uses (read once per
+ * folder tree id, then remembered).
+ */
+export async function planReferenceIssues(project: Project, plan: ChangePlan, reader: SourceReader): Promise<ValidationIssue[]> {
+  const index = await keyIndexOfTree(project, plan.to.tree, reader);
+  const users: ReferenceUser[] = [];
+  const deletesUsed = plan.resources.some((r) => r.status === 'deleted' && USED_KINDS.has(r.kind));
+  if (deletesUsed) {
+    for (const type of RESOURCE_MODULES) {
+      const folder = await entryAt(project, plan.to.tree, type.dir);
+      if (folder === null || !isTreeMode(folder.mode)) continue;
+      for (const entry of await readTree(project, folder.oid)) {
+        if (isTreeMode(entry.mode) && resourceKeyProblem(type.kind, entry.name) === null) users.push({ kind: type.kind, key: entry.name, treeOid: entry.oid, read: reader });
+      }
+    }
+  } else {
+    for (const r of plan.resources) {
+      if (r.status === 'deleted') continue;
+      const folder = await entryAt(project, plan.to.tree, resourceRef(r.kind, r.key).dir);
+      users.push({ kind: r.kind, key: r.key, read: reader, ...(folder ? { treeOid: folder.oid } : {}) });
+    }
+  }
+  const cache = await UsesCache.open(project.fs, project.gitdir);
+  const issues = await referenceIssues(users, index, cache);
+  await cache.save();
   return issues;
 }
 

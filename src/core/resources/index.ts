@@ -13,7 +13,7 @@ export * from './environment-files.js';
 export type { ContentProblem, ExtractedField, FieldText, KnockCliLayout, OwnerRule, PlanItems, ResourceTypeModule, ResourceUse, ScaffoldOption, TemplateSubtree } from './type.js';
 export { DEFAULT_LAYOUT_KEY } from './types/layout.js';
 export { BUILT_IN_MESSAGE_TYPES } from './types/message-type.js';
-export { translationFileOf } from './types/translation.js';
+export { DEFAULT_LOCALE, translationFileOf } from './types/translation.js';
 
 /**
  * Every promotable resource type, in the order listings and reports use. A

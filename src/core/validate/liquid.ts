@@ -86,32 +86,46 @@ export async function resourceLiquidIssues(
   dir: string,
   options: ResourceLiquidOptions = {},
 ): Promise<ValidationIssue[]> {
+  const issues: ValidationIssue[] = [];
+  await forEachTemplateString(data, read, dir, options, (text, source) => issues.push(...parseIssues(text, source)));
+  return issues.sort((a, b) => (a.file < b.file ? -1 : a.file > b.file ? 1 : (a.line ?? 0) - (b.line ?? 0) || (a.column ?? 0) - (b.column ?? 0)));
+}
+
+/**
+ * Calls `visit` once for every template string of a parsed resource (where
+ * its type says Knock renders Liquid), `@` files read and JSON files taken
+ * string by string; a file referenced twice is visited once.
+ */
+export async function forEachTemplateString(
+  data: unknown,
+  read: SourceReader,
+  dir: string,
+  options: ResourceLiquidOptions,
+  visit: (text: string, source: StringSource) => void,
+): Promise<void> {
   const [top = '', key = ''] = dir.split('/', 2);
   const type = resourceTypeOfDir(top) ?? RESOURCE_TYPES.workflow;
   const file = options.file ?? `${dir}/${mainFileName(type, key)}`;
   const files = new TemplateFiles(read, dir, file, options.text);
-  const issues: ValidationIssue[] = [];
-  const checked = new Set<string>();
+  const seen = new Set<string>();
   for (const subtree of type.templates(data)) {
     const resolved = await files.resolve(subtree.node, subtree.pointer, subtree.field);
-    const visit = (node: unknown, field: string): void => {
+    const walk = (node: unknown, field: string): void => {
       if (typeof node === 'string') {
         const source = resolved.sources.get(field);
         if (source === undefined) return;
-        // A file referenced twice is checked once.
         const id = `${source.file}#${source.pointer ?? ''}`;
-        if (checked.has(id)) return;
-        checked.add(id);
-        issues.push(...parseIssues(node, source));
+        if (seen.has(id)) return;
+        seen.add(id);
+        visit(node, source);
       } else if (Array.isArray(node)) {
-        node.forEach((item, i) => visit(item, childPath(field, i)));
+        node.forEach((item, i) => walk(item, childPath(field, i)));
       } else if (isRecord(node)) {
-        for (const [key, value] of Object.entries(node)) visit(value, childPath(field, key));
+        for (const [name, value] of Object.entries(node)) walk(value, childPath(field, name));
       }
     };
-    visit(resolved.value, subtree.field);
+    walk(resolved.value, subtree.field);
   }
-  return issues.sort((a, b) => (a.file < b.file ? -1 : a.file > b.file ? 1 : (a.line ?? 0) - (b.line ?? 0) || (a.column ?? 0) - (b.column ?? 0)));
 }
 
 function isRecord(value: unknown): value is Record<string, unknown> {

@@ -1,4 +1,4 @@
-import { childPath, defineResourceType, isRecord, titleOf, type TemplateSubtree } from '../type.js';
+import { childPath, defineResourceType, isRecord, titleOf, type ResourceUse, type TemplateSubtree } from '../type.js';
 import { flattenSteps } from './workflow.js';
 
 /** Where Knock renders Liquid in a guide: the values of its steps. */
@@ -9,6 +9,16 @@ function guideTemplates(document: unknown): TemplateSubtree[] {
     if (isRecord(step) && step.values !== undefined) out.push({ node: step.values, pointer: `/steps/${i}/values`, field: childPath(childPath('steps', i), 'values') });
   });
   return out;
+}
+
+/** The message types (and variants) a guide's steps are built on. */
+function guideUses(document: Record<string, unknown>): ResourceUse[] {
+  if (!Array.isArray(document.steps)) return [];
+  return document.steps.flatMap((step, i): ResourceUse[] =>
+    isRecord(step) && typeof step.schema_key === 'string'
+      ? [{ kind: 'message-type', key: step.schema_key, pointer: `/steps/${i}/schema_key`, ...(typeof step.schema_variant_key === 'string' ? { variant: step.schema_variant_key } : {}) }]
+      : [],
+  );
 }
 
 function scaffold(key: string): Record<string, string> {
@@ -42,6 +52,7 @@ export const guide = defineResourceType({
   owner: 'origin-environment',
   productionWriteAccess: true,
   templates: guideTemplates,
+  uses: guideUses,
   items: { label: 'steps', list: (document) => flattenSteps(document?.steps) },
   scaffold,
   description: 'guide resources (guides/<key>/guide.yaml)',

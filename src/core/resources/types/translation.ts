@@ -3,6 +3,9 @@ import { defineResourceType } from '../type.js';
 /** A locale code as Knock takes it: a language, then optional region or script subtags (en, en-US, zh-Hans-CN). */
 export const LOCALE_PATTERN = /^[a-z]{2,3}(-[A-Za-z0-9]{2,8})*$/;
 
+/** The account's default locale, which translation keys are checked against (Knock's default). */
+export const DEFAULT_LOCALE = 'en';
+
 /** A translation namespace: letters, digits, "_" and "-". */
 export const NAMESPACE_PATTERN = /^[a-zA-Z0-9_-]{1,255}$/;
 

@@ -1,4 +1,4 @@
-import { childPath, defineResourceType, isRecord, titleOf, type TemplateSubtree } from '../type.js';
+import { childPath, defineResourceType, isRecord, titleOf, type ResourceUse, type TemplateSubtree } from '../type.js';
 
 /** Step types whose `settings` strings Knock renders with Liquid. */
 export const LIQUID_SETTINGS_STEP_TYPES = ['http_fetch', 'fetch', 'trigger_workflow', 'ai_agent', 'update_data', 'update_user', 'update_tenant', 'update_object'];
@@ -30,6 +30,26 @@ function workflowTemplates(document: unknown): TemplateSubtree[] {
     });
   };
   visit(document.steps, '/steps', 'steps');
+  return out;
+}
+
+/** The email layouts a workflow's steps name (template.settings.layout_key), nested steps included. */
+function workflowUses(document: Record<string, unknown>): ResourceUse[] {
+  const out: ResourceUse[] = [];
+  const visit = (steps: unknown, pointer: string): void => {
+    if (!Array.isArray(steps)) return;
+    steps.forEach((step, i) => {
+      if (!isRecord(step)) return;
+      const template = step.template;
+      const settings = isRecord(template) ? template.settings : undefined;
+      if (isRecord(settings) && typeof settings.layout_key === 'string') out.push({ kind: 'layout', key: settings.layout_key, pointer: `${pointer}/${i}/template/settings/layout_key` });
+      for (const group of ['branches', 'cohort_branches']) {
+        const branches = step[group];
+        if (Array.isArray(branches)) branches.forEach((branch, b) => visit(isRecord(branch) ? branch.steps : undefined, `${pointer}/${i}/${group}/${b}/steps`));
+      }
+    });
+  };
+  visit(document.steps, '/steps');
   return out;
 }
 
@@ -98,6 +118,7 @@ export const workflow = defineResourceType({
   owner: 'origin-environment',
   productionWriteAccess: true,
   templates: workflowTemplates,
+  uses: workflowUses,
   items: { label: 'steps', list: (document) => flattenSteps(document?.steps), comparable: comparableStep },
   scaffold,
   description: 'workflow resources (workflows/<key>/workflow.yaml)',
