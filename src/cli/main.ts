@@ -83,19 +83,19 @@ Exit codes: 0 ok, 1 failure, 2 usage, 3 validation failed, 4 refused by rules,
 
   program
     .command('import <knock-dir>')
-    .description("import workflows and guides from a folder in the Knock CLI's layout into the working tree")
+    .description("import resources of every type from a folder in the Knock CLI's layout into the working tree")
     .option('--force', 'replace resource folders that already exist in the working tree')
     .option('--json', 'print the report as JSON')
-    .addHelpText('after', '\nReads workflows/<key>/workflow.json and guides/<key>/guide.json with the files their "@" fields\nreference, and writes workflows/<key>/workflow.yaml (guides/<key>/guide.yaml) with the same files.\nNothing is committed: run `knock-env commit` next. $schema and __readonly are dropped; partials,\nlayouts, translations and message types are reported as not imported.\nExits 0 when everything was imported, 3 when something could not be (invalid key or content),\n4 when resources already exist (pass --force to replace them).\n\nExamples:\n  $ knock-env import ../knock-pull\n  $ knock-env import ../knock-pull --force --json')
+    .addHelpText('after', '\nReads the layout `knock pull --all` writes (workflows/<key>/workflow.json, guides/, layouts/,\npartials/, translations/<locale>/, message-types/, audiences/) with the files their "@" fields\nreference, and writes workflows/<key>/workflow.yaml (layouts/<key>/layout.yaml, ...) with the same\nfiles; translation files are copied as they are. Nothing is committed: run `knock-env commit` next.\n$schema and __readonly are dropped.\nExits 0 when everything was imported, 3 when something could not be (invalid key or content),\n4 when resources already exist (pass --force to replace them).\n\nExamples:\n  $ knock-env import ../knock-pull\n  $ knock-env import ../knock-pull --force --json')
     .action(run(async (source: string, opts: { force?: boolean; json?: boolean }) => (await import('./commands/import.js')).runImport(io, source, opts)));
 
   program
     .command('export <dir>')
-    .description("write an environment's committed workflows and guides in the Knock CLI's layout")
+    .description("write an environment's committed resources in the Knock CLI's layout")
     .option('--env <env>', 'environment to export (default: the checked-out one)')
     .option('--force', 'write into a folder that is not empty (the exported resource folders are replaced)')
     .option('--json', 'print the report as JSON')
-    .addHelpText('after', '\nReads the environment\'s head, never the working tree. Writes workflows/<key>/workflow.json and\nguides/<key>/guide.json (2-space JSON, fields in the YAML\'s order, without origin_environment,\nwith Knock\'s $schema) and every referenced file byte for byte. Exits 3 if a resource could not be exported.\n\nExamples:\n  $ knock-env export ../knock --env production\n  $ knock workflow push --all --workflows-dir ../knock/workflows')
+    .addHelpText('after', '\nReads the environment\'s head, never the working tree. Writes workflows/<key>/workflow.json,\nguides/<key>/guide.json, layouts/<key>/layout.json and the other types (2-space JSON, fields in the YAML\'s order, without origin_environment,\nwith Knock\'s $schema) and every referenced file byte for byte. Exits 3 if a resource could not be exported.\n\nExamples:\n  $ knock-env export ../knock --env production\n  $ knock workflow push --all --workflows-dir ../knock/workflows')
     .action(run(async (dir: string, opts: { env?: string; force?: boolean; json?: boolean }) => (await import('./commands/export.js')).runExport(io, dir, opts)));
 
   program
