@@ -1,7 +1,8 @@
 import { childPath } from '../resources/type.js';
 import { resolveReference } from '../validate/resource.js';
 import type { SourceReader } from '../validate/types.js';
-import { decodeUtf8, escapePointerSegment, LIMITS, SourcePositions, type Position } from '../validate/yaml.js';
+import { decodeUtf8, LIMITS } from '../validate/limits.js';
+import { escapePointerSegment, SourcePositions, type Position } from '../validate/positions.js';
 
 /** Field path of a child: `a.b`, `a[0]` (defined with the resource types, which name their template fields with it). */
 export { childPath };

@@ -25,7 +25,17 @@ export interface AuditEvent {
  */
 export async function appendAuditEvent(
   store: GitStore,
-  event: { operation: OperationName; environment: string; source?: string; from: string | null; to: string; subject: string; body?: string },
+  event: {
+    operation: OperationName;
+    environment: string;
+    source?: string;
+    from: string | null;
+    to: string;
+    subject: string;
+    body?: string;
+    /** More trailers an operation records (a deploy: the Knock environment and Knock's commit ids). */
+    trailers?: Record<string, string>;
+  },
   signature: Signature,
 ): Promise<string> {
   await writeObject(store, 'tree', Buffer.alloc(0));
@@ -36,6 +46,7 @@ export async function appendAuditEvent(
     ...(event.source ? { [TRAILER.source]: event.source } : {}),
     [TRAILER.from]: event.from ?? 'none',
     [TRAILER.to]: event.to,
+    ...event.trailers,
   };
   const message = formatMessage(event.subject, event.body, trailers);
   const oid = await writeCommit(store, { tree: EMPTY_TREE_OID, parents: parent ? [parent] : [], author: signature, committer: signature, message });

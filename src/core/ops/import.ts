@@ -7,7 +7,7 @@ import { copyFolderFiles } from '../knock-format/export.js';
 import { knockResourceToFiles, KNOCK_MAIN_FILE } from '../knock-format/import.js';
 import { openProject } from '../project.js';
 import { kindsPhrase, listPhrase, RESOURCE_KINDS, RESOURCE_MODULES, RESOURCE_TYPES, resourceKeyProblem, resourceKeyRule, resourceRef, resourceTypeOfDir, type ResourceKind } from '../resources.js';
-import { LIMITS } from '../validate/yaml.js';
+import { LIMITS } from '../validate/limits.js';
 
 /** Folders of the Knock CLI's layout, and what they hold; those no resource type of the registry reads are reported as not managed. */
 const KNOCK_CLI_DIRS: Record<string, string> = {

@@ -2,7 +2,9 @@ import type { FieldText, ResourceTypeModule } from '../resources.js';
 import { liquidIssues } from './liquid.js';
 import { schemaIssues, type SchemaName } from './schemas.js';
 import type { SourceReader, ValidationIssue } from './types.js';
-import { decodeUtf8, LIMITS, parseYaml, SourcePositions, tooLargeIssue } from './yaml.js';
+import { decodeUtf8, LIMITS, tooLargeIssue } from './limits.js';
+import type { SourcePositions } from './positions.js';
+import { parseYaml } from './yaml.js';
 
 /**
  * The checks a type module declares beyond its schema (an HTML layout's

@@ -5,7 +5,8 @@ import { ENVIRONMENT_FILE_TYPES, ENVIRONMENTS_DIR, environmentFilesPhrase, type 
 import { sortIssues } from './resource.js';
 import { schemaIssues } from './schemas.js';
 import type { ValidationIssue } from './types.js';
-import { joinPointer, parseYaml, type ParsedYaml } from './yaml.js';
+import { joinPointer } from './positions.js';
+import { parseYaml, type ParsedYaml } from './yaml.js';
 
 /** The per-environment files, each with the schema of the same name (the registry in resources/environment-files.ts). */
 export type { EnvironmentFileKind };

@@ -15,7 +15,8 @@ import {
 } from '../resources.js';
 import { forEachTemplateString } from './liquid.js';
 import type { SourceReader, ValidationIssue } from './types.js';
-import { decodeUtf8, parseYaml } from './yaml.js';
+import { decodeUtf8 } from './limits.js';
+import { parseYaml } from './yaml.js';
 
 /**
  * References between resources: a workflow's layout_key, `{% render "key" %}`

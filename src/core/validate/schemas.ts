@@ -5,7 +5,7 @@ import { fileURLToPath } from 'node:url';
 import type { Ajv, ErrorObject, Options, ValidateFunction } from 'ajv';
 import { ENVIRONMENT_FILE_TYPES, RESOURCE_MODULES, type EnvironmentFileKind, type ResourceSchemaName } from '../resources.js';
 import type { ValidationIssue } from './types.js';
-import { joinPointer, type SourcePositions } from './yaml.js';
+import { joinPointer, type SourcePositions } from './positions.js';
 
 /**
  * Schemas shipped in the project's schemas/ folder, by file name without

@@ -24,12 +24,18 @@ export type IssueCode =
   | 'account-change'
   /** A template string or `@` template file whose Liquid does not parse. */
   | 'liquid-syntax'
+  /** A symbolic link inside a resource folder (or a resource folder that is one). */
+  | 'symlink'
+  /** An entry that is neither a regular file nor a folder: a submodule, a FIFO, a device. */
+  | 'special-file'
+  /** A character YAML 1.2 excludes (NUL, ESC and other control characters). */
+  | 'control-character'
+  /** A YAML tag (`!!js/function`, `!binary`, any `!name`): resource files hold plain data. */
+  | 'yaml-tag'
   /** Content that does not match what its type needs (a JSON partial that is not JSON, an HTML layout without {{ content }}). */
   | 'content'
   /** A name of another resource (layout_key, a rendered partial, a guide step's message type, a translation key) that the tree does not hold. */
-  | 'unknown-reference'
-  /** A resource deleted while others in the tree still use it. */
-  | 'in-use';
+  | 'unknown-reference';
 
 /** One problem in one file. Line and column are 1-based. */
 export interface ValidationIssue {
@@ -51,6 +57,18 @@ export interface SourceReader {
   size?(path: string): Promise<number | null>;
   /** Paths of the files below a folder, relative to it (empty when there is none). Needed by types whose folder holds several files of the same kind (translations). */
   list?(dir: string): Promise<string[]>;
+  /**
+   * Entries at or below a repository folder (and the folders on the way to
+   * it) that are not regular files or folders: symbolic links, submodules,
+   * FIFOs. `read` never follows them. Optional.
+   */
+  specialEntries?(dir: string): Promise<SpecialEntry[]>;
+}
+
+export interface SpecialEntry {
+  /** Repository path of the entry. */
+  path: string;
+  kind: 'symlink' | 'submodule' | 'other';
 }
 
 export interface ResourceValidation {
