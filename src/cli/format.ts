@@ -50,13 +50,13 @@ export function formatResourcePlan(r: ResourcePlan, c: ChalkInstance): string[] 
   if (r.status === 'modified') {
     if (r.fields.length > 0) lines.push(`      fields changed: ${r.fields.join(', ')}`);
     const s = r.steps;
-    if (s.added.length) lines.push(c.green(`      steps added: ${s.added.join(', ')}`));
-    if (s.removed.length) lines.push(c.red(`      steps removed: ${s.removed.join(', ')}`));
-    if (s.changed.length) lines.push(c.yellow(`      steps changed: ${s.changed.join(', ')}`));
-    if (s.reordered.length) lines.push(c.cyan(`      steps reordered: ${s.reordered.join(', ')}`));
+    if (s.added.length) lines.push(c.green(`      ${r.items} added: ${s.added.join(', ')}`));
+    if (s.removed.length) lines.push(c.red(`      ${r.items} removed: ${s.removed.join(', ')}`));
+    if (s.changed.length) lines.push(c.yellow(`      ${r.items} changed: ${s.changed.join(', ')}`));
+    if (s.reordered.length) lines.push(c.cyan(`      ${r.items} reordered: ${s.reordered.join(', ')}`));
   } else if (r.steps.added.length || r.steps.removed.length) {
     const steps = r.status === 'added' ? r.steps.added : r.steps.removed;
-    if (steps.length) lines.push(c.dim(`      steps: ${steps.join(', ')}`));
+    if (steps.length) lines.push(c.dim(`      ${r.items}: ${steps.join(', ')}`));
   }
   return lines;
 }

@@ -40,7 +40,7 @@ Exit codes: 0 ok, 1 failure, 2 usage, 3 validation failed, 4 refused by rules,
 }
 
 /**
- * Every command file, in the order `--help` lists their commands, with the top-level
+ * Every command file (the scaffold's names are the registry's kinds, checked by a test), in the order `--help` lists their commands, with the top-level
  * names each defines. A command line loads only the file of the command it names
  * (each file brings the core it needs); help and unknown names load them all.
  */
@@ -48,7 +48,7 @@ const COMMAND_FILES: { names: string[]; load: () => Promise<RegisterCommands> }[
   { names: ['init'], load: async () => (await import('./commands/init.js')).register },
   { names: ['env'], load: async () => (await import('./commands/env.js')).register },
   { names: ['run'], load: async () => (await import('./commands/run.js')).register },
-  { names: ['workflow', 'guide'], load: async () => (await import('./commands/scaffold.js')).register },
+  { names: ['workflow', 'guide', 'layout', 'partial', 'translation', 'message-type', 'audience'], load: async () => (await import('./commands/scaffold.js')).register },
   { names: ['import'], load: async () => (await import('./commands/import.js')).register },
   { names: ['export'], load: async () => (await import('./commands/export.js')).register },
   { names: ['schemas'], load: async () => (await import('./commands/schemas.js')).register },

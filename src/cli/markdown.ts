@@ -2,7 +2,7 @@ import type { EnvironmentDiff } from '../core/ops/diff.js';
 import type { FileTexts } from '../core/ops/plan-details.js';
 import type { ChangePlan, CommitSummary, ResourcePlan } from '../core/ops/plan.js';
 import type { PromotionPlan } from '../core/ops/promote.js';
-import { resourceId } from '../core/resources.js';
+import { RESOURCE_TYPES, resourceId } from '../core/resources.js';
 import { unifiedDiff } from '../core/textdiff.js';
 import type { ValidationIssue } from '../core/validate/types.js';
 
@@ -122,19 +122,20 @@ function fileSection(file: FileTexts | undefined, path: string, status: string, 
 
 function resourceSection(r: ResourcePlan, files: Map<string, FileTexts>, heading: PlanHeading, options: Settings): string[] {
   const out = [`### ${r.kind} ${code(r.key)}: ${MARKER[r.status]}`, ''];
+  const Items = r.items.charAt(0).toUpperCase() + r.items.slice(1);
   if (r.status === 'added') {
-    out.push(`> **new**: this ${r.kind} does not exist in ${heading.target} yet.`, '');
-    if (r.steps.added.length) out.push(`- Steps: ${list(r.steps.added)}`, '');
+    out.push(`> **new**: this ${RESOURCE_TYPES[r.kind].noun} does not exist in ${heading.target} yet.`, '');
+    if (r.steps.added.length) out.push(`- ${Items}: ${list(r.steps.added)}`, '');
   } else if (r.status === 'deleted') {
-    out.push(`> **deleted**: this ${r.kind} is removed from ${heading.target}.`, '');
-    if (r.steps.removed.length) out.push(`- Steps removed with it: ${list(r.steps.removed)}`, '');
+    out.push(`> **deleted**: this ${RESOURCE_TYPES[r.kind].noun} is removed from ${heading.target}.`, '');
+    if (r.steps.removed.length) out.push(`- ${Items} removed with it: ${list(r.steps.removed)}`, '');
   } else {
     const facts = [
       r.fields.length ? `- Fields changed: ${list(r.fields)}` : '',
-      r.steps.added.length ? `- Steps added: ${list(r.steps.added)}` : '',
-      r.steps.removed.length ? `- Steps removed: ${list(r.steps.removed)}` : '',
-      r.steps.changed.length ? `- Steps changed: ${list(r.steps.changed)}` : '',
-      r.steps.reordered.length ? `- Steps reordered: ${list(r.steps.reordered)}` : '',
+      r.steps.added.length ? `- ${Items} added: ${list(r.steps.added)}` : '',
+      r.steps.removed.length ? `- ${Items} removed: ${list(r.steps.removed)}` : '',
+      r.steps.changed.length ? `- ${Items} changed: ${list(r.steps.changed)}` : '',
+      r.steps.reordered.length ? `- ${Items} reordered: ${list(r.steps.reordered)}` : '',
     ].filter(Boolean);
     if (facts.length) out.push(...facts, '');
   }

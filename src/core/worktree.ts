@@ -306,6 +306,19 @@ export function workingTreeReader(project: Project): SourceReader {
     read: async (path) => ((await regular(path)) === null ? null : readIfExists(project.fs, `${project.dir}/${path}`)),
     size: async (path) => (await regular(path))?.size ?? null,
     specialEntries: (dir) => specialEntriesOnDisk(project, dir),
+    list: async (dir) => {
+      const out: string[] = [];
+      const walk = async (relative: string): Promise<void> => {
+        const entries = await project.fs.promises.readdir(`${project.dir}/${dir}${relative === '' ? '' : `/${relative}`}`, { withFileTypes: true }).catch(() => []);
+        for (const entry of entries) {
+          const path = relative === '' ? String(entry.name) : `${relative}/${String(entry.name)}`;
+          if (entry.isDirectory()) await walk(path);
+          else if (entry.isFile()) out.push(path);
+        }
+      };
+      await walk('');
+      return out.sort();
+    },
   };
 }
 
@@ -356,6 +369,7 @@ export function cachedReader(base: SourceReader, files: Map<string, WorkingFile>
       return file.content?.length ?? (base.size ? base.size(path) : null);
     },
     ...(base.specialEntries ? { specialEntries: base.specialEntries } : {}),
+    list: async (dir) => (base.list ? base.list(dir) : []),
   };
 }
 
@@ -378,6 +392,10 @@ export function treeReader(project: Project, treeOid: string): SourceReader {
         }
       }
       return [];
+    },
+    list: async (dir) => {
+      const entry = await entryAt(project, treeOid, dir);
+      return entry && isTreeMode(entry.mode) ? (await listFiles(project, entry.oid)).filter((f) => isRegularMode(f.mode)).map((f) => f.path) : [];
     },
   };
 }

@@ -11,6 +11,7 @@ import { importKnockDirectory } from '../../src/core/ops/import.js';
 import { initProject } from '../../src/core/ops/init.js';
 import { promoteEnvironment } from '../../src/core/ops/promote.js';
 import { describeSchemas } from '../../src/core/ops/schemas.js';
+import { RESOURCE_MODULES, RESOURCE_TYPES, type ResourceKind } from '../../src/core/resources.js';
 import { SCHEMA_NAMES } from '../../src/core/validate/schemas.js';
 import { KNOCK_TEMPLATES, assertChain, coreOptionsFor, diskFs, git, tempDir, filesUnder } from '../helpers/repo.js';
 
@@ -80,24 +81,24 @@ describe('import → commit → promote → export of every Knock template', () 
     const dir = await newProject();
     const result = await importKnockDirectory({ fs: diskFs, dir, source: KNOCK_TEMPLATES });
 
-    const expected: { kind: 'workflow' | 'guide'; key: string }[] = [];
-    for (const kind of ['workflow', 'guide'] as const) {
-      for (const key of (await readdir(join(KNOCK_TEMPLATES, `${kind}s`))).sort()) expected.push({ kind, key });
+    // Every type of the registry the template library ships (workflows, guides, partials, message types).
+    const expected: { kind: ResourceKind; key: string }[] = [];
+    for (const type of RESOURCE_MODULES) {
+      if (!existsSync(join(KNOCK_TEMPLATES, type.dir))) continue;
+      for (const key of (await readdir(join(KNOCK_TEMPLATES, type.dir))).sort()) expected.push({ kind: type.kind, key });
     }
+    expect(new Set(expected.map((e) => e.kind))).toEqual(new Set(['workflow', 'guide', 'partial', 'message-type']));
     expect(result.resources.map((r) => ({ kind: r.kind, key: r.key }))).toEqual(expected);
     expect(result.resources.every((r) => r.status === 'imported')).toBe(true);
     expect(result.imported).toBe(expected.length);
     expect(result.skipped).toBe(0);
     // What knock-env does not manage is said, not silently ignored.
-    expect(result.notImported).toEqual([
-      { path: 'LICENSE', reason: 'not a Knock resource folder' },
-      { path: 'message-types/', reason: 'knock-env does not manage message types yet' },
-      { path: 'partials/', reason: 'knock-env does not manage partials yet' },
-    ]);
+    expect(result.notImported).toEqual([{ path: 'LICENSE', reason: 'not a Knock resource folder' }]);
     // The only things dropped are the read-only fields.
     for (const r of result.resources) expect(r.notes.every((n) => n.startsWith('Dropped read-only fields: __readonly.')), r.key).toBe(true);
-    // The fixtures are read, never copied into the project.
-    expect(existsSync(join(dir, 'partials'))).toBe(false);
+    // The fixtures are converted, not copied: the project holds YAML main files.
+    expect(existsSync(join(dir, 'partials/numbered-list/partial.yaml'))).toBe(true);
+    expect(existsSync(join(dir, 'partials/numbered-list/partial.json'))).toBe(false);
 
     await commitChanges({ ...coreOptionsFor(dir), message: 'Import from Knock' });
     await createEnvironment({ ...coreOptionsFor(dir), slug: 'staging' });
@@ -114,12 +115,12 @@ describe('import → commit → promote → export of every Knock template', () 
     for (const r of exported.resources) expect(r.notes, r.key).toEqual([]);
 
     for (const { kind, key } of expected) {
-      const folder = `${kind}s/${key}`;
+      const folder = `${RESOURCE_TYPES[kind].dir}/${key}`;
       const source = await filesUnder(join(KNOCK_TEMPLATES, folder));
       const written = await filesUnder(join(out, folder));
       expect([...written.keys()].sort(), folder).toEqual([...source.keys()].sort());
 
-      const main = `${kind}.json`;
+      const main = RESOURCE_TYPES[kind].knock.mainFile;
       const original = JSON.parse(source.get(main)!.toString('utf8')) as Record<string, unknown>;
       const { __readonly: _readonly, ...withoutReadonly } = original;
       const roundTripped = JSON.parse(written.get(main)!.toString('utf8')) as Record<string, unknown>;
@@ -180,11 +181,11 @@ describe('knock-env import', () => {
     expect(byKey.get('stray-file')).toMatchObject({ status: 'skipped', code: 'not-a-folder' });
     expect(byKey.get('linked-folder')).toMatchObject({ status: 'skipped', code: 'not-a-folder' });
     expect(byKey.get('broken')).toMatchObject({ kind: 'guide', status: 'skipped', code: 'invalid-resource' });
-    expect(result.notImported).toEqual([
-      { path: 'layouts/', reason: 'knock-env does not manage email layouts yet' },
-      { path: 'translations/', reason: 'knock-env does not manage translations yet' },
-    ]);
-    expect(result).toMatchObject({ imported: 1, skipped: 10 });
+    // A layout folder without layout.json, a translation file where a locale folder belongs.
+    expect(byKey.get('default')).toMatchObject({ kind: 'layout', status: 'skipped', code: 'invalid-resource' });
+    expect(byKey.get('en.json')).toMatchObject({ kind: 'translation', status: 'skipped', code: 'invalid-key' });
+    expect(result.notImported).toEqual([]);
+    expect(result).toMatchObject({ imported: 1, skipped: 12 });
 
     // Only the valid workflow was written, and nothing outside the project.
     expect(await readdir(join(dir, 'workflows'))).toEqual(['welcome-email']);

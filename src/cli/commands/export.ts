@@ -9,11 +9,11 @@ import { line, writeJson, type Io } from '../io.js';
 export function register(program: Command, io: Io, run: Action): void {
   program
     .command('export <dir>')
-    .description("write an environment's committed workflows and guides in the Knock CLI's layout")
+    .description("write an environment's committed resources in the Knock CLI's layout")
     .option('--env <env>', 'environment to export (default: the checked-out one)')
     .option('--force', 'write into a folder that is not empty (the exported resource folders are replaced)')
     .option('--json', 'print the report as JSON')
-    .addHelpText('after', '\nReads the environment\'s head, never the working tree. Writes workflows/<key>/workflow.json and\nguides/<key>/guide.json (2-space JSON, fields in the YAML\'s order, without origin_environment,\nwith Knock\'s $schema) and every referenced file byte for byte. Exits 3 if a resource could not be exported.\n\nExamples:\n  $ knock-env export ../knock --env production\n  $ knock workflow push --all --workflows-dir ../knock/workflows')
+    .addHelpText('after', '\nReads the environment\'s head, never the working tree. Writes workflows/<key>/workflow.json,\nguides/<key>/guide.json, layouts/<key>/layout.json and the other types (2-space JSON, fields in the YAML\'s order, without origin_environment,\nwith Knock\'s $schema) and every referenced file byte for byte. Exits 3 if a resource could not be exported.\n\nExamples:\n  $ knock-env export ../knock --env production\n  $ knock workflow push --all --workflows-dir ../knock/workflows')
     .action(run(async (dir: string, opts: { env?: string; force?: boolean; json?: boolean }) => runExport(io, dir, opts)));
 }
 

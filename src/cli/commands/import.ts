@@ -11,10 +11,10 @@ import { line, writeJson, type Io } from '../io.js';
 export function register(program: Command, io: Io, run: Action): void {
   program
     .command('import <knock-dir>')
-    .description("import workflows and guides from a folder in the Knock CLI's layout into the working tree")
+    .description("import resources of every type from a folder in the Knock CLI's layout into the working tree")
     .option('--force', 'replace resource folders that already exist in the working tree')
     .option('--json', 'print the report as JSON')
-    .addHelpText('after', '\nReads workflows/<key>/workflow.json and guides/<key>/guide.json with the files their "@" fields\nreference, and writes workflows/<key>/workflow.yaml (guides/<key>/guide.yaml) with the same files.\nNothing is committed: run `knock-env commit` next. $schema and __readonly are dropped; partials,\nlayouts, translations and message types are reported as not imported.\nExits 0 when everything was imported, 3 when something could not be (invalid key or content),\n4 when resources already exist (pass --force to replace them).\n\nExamples:\n  $ knock-env import ../knock-pull\n  $ knock-env import ../knock-pull --force --json')
+    .addHelpText('after', '\nReads the layout `knock pull --all` writes (workflows/<key>/workflow.json, guides/, layouts/,\npartials/, translations/<locale>/, message-types/, audiences/) with the files their "@" fields\nreference, and writes workflows/<key>/workflow.yaml (layouts/<key>/layout.yaml, ...) with the same\nfiles; translation files are copied as they are. Nothing is committed: run `knock-env commit` next.\n$schema and __readonly are dropped.\nExits 0 when everything was imported, 3 when something could not be (invalid key or content),\n4 when resources already exist (pass --force to replace them).\n\nExamples:\n  $ knock-env import ../knock-pull\n  $ knock-env import ../knock-pull --force --json')
     .action(run(async (source: string, opts: { force?: boolean; json?: boolean }) => runImport(io, source, opts)));
 }
 

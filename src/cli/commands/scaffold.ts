@@ -1,23 +1,28 @@
 import type { Command } from 'commander';
 import type { Action } from '../command.js';
 import { scaffoldResource } from '../../core/ops/scaffold.js';
-import type { ResourceKind } from '../../core/resources.js';
+import { RESOURCE_MODULES, type ResourceKind } from '../../core/resources.js';
 import { fs } from '../context.js';
 import { line, writeJson, type Io } from '../io.js';
 
+/** `<kind> new <key>` for every resource type of the registry, with the options its module declares. */
 export function register(program: Command, io: Io, run: Action): void {
-  for (const kind of ['workflow', 'guide'] as const) {
-    const group = program.command(kind).description(`${kind} resources (${kind}s/<key>/${kind}.yaml)`);
-    group
-      .command('new <key>')
-      .description(`scaffold a valid ${kind} in the working tree`)
+  for (const type of RESOURCE_MODULES) {
+    const group = program.command(type.kind).description(type.description);
+    const command = group.command(`new <${type.scaffoldArgument ?? 'key'}>`).description(`scaffold a valid ${type.noun} in the working tree`);
+    for (const option of type.scaffoldOptions ?? []) {
+      const choices = option.choices ? ` (${option.choices.join('|')})` : '';
+      command.option(`--${option.name} <${option.name}>`, `${option.description}${choices}`, option.default);
+    }
+    command
       .option('--json', 'print the written files as JSON')
-      .action(run(async (key: string, opts: { json?: boolean }) => runScaffold(io, kind, key, opts)));
+      .action(run(async (key: string, opts: { json?: boolean }) => runScaffold(io, type.kind, key, opts)));
   }
 }
 
-export async function runScaffold(io: Io, kind: ResourceKind, key: string, opts: { json?: boolean }): Promise<number> {
-  const result = await scaffoldResource({ fs, dir: io.cwd, kind, key });
+export async function runScaffold(io: Io, kind: ResourceKind, key: string, opts: { json?: boolean } & Record<string, unknown>): Promise<number> {
+  const options = Object.fromEntries(Object.entries(opts).filter(([name, value]) => name !== 'json' && typeof value === 'string')) as Record<string, string>;
+  const result = await scaffoldResource({ fs, dir: io.cwd, kind, key, options });
   if (opts.json) writeJson(io, result);
   else {
     line(io.err, `${io.color.green('✔')} Created ${kind} ${io.color.bold(key)}:`);

@@ -1,7 +1,7 @@
 import { isDocument, isNode, parseDocument, visit } from 'yaml';
 import { KnockEnvError } from '../errors.js';
 import { assertValidKey } from '../keys.js';
-import { RESOURCE_TYPES, type ResourceKind } from '../resources.js';
+import { mainFileName, RESOURCE_TYPES, type ResourceKind } from '../resources.js';
 import { decodeUtf8 } from '../validate/limits.js';
 import { escapePointerSegment } from '../validate/positions.js';
 import { parseYaml } from '../validate/yaml.js';
@@ -123,4 +123,24 @@ function nonFiniteNumbers(data: unknown): string[] {
     }
   }
   return found.sort();
+}
+
+/**
+ * A folder whose files are the same in both layouts (a locale's
+ * translations): copied byte for byte, files the type does not hold noted
+ * and left out.
+ */
+export function copyFolderFiles(kind: ResourceKind, key: string, files: Map<string, Uint8Array>): { files: Map<string, Uint8Array>; notes: string[] } {
+  const type = RESOURCE_TYPES[kind];
+  const out = new Map<string, Uint8Array>();
+  const notes: string[] = [];
+  for (const [path, bytes] of files) {
+    const problem = type.folderFileProblem?.(key, path) ?? null;
+    if (problem === null) out.set(path, bytes);
+    else notes.push(`${path} left out: ${problem}.`);
+  }
+  if (out.size === 0) {
+    throw new KnockEnvError('NOT_FOUND', `The ${type.noun} folder "${key}" holds no ${type.noun} files.`, { hint: `Expected ${mainFileName(type, key)} or <namespace>.${key}.json.`, data: { kind, key } });
+  }
+  return { files: out, notes };
 }

@@ -1,21 +1,15 @@
 import YAML from 'yaml';
 import { KnockEnvError } from '../errors.js';
 import { assertValidKey } from '../keys.js';
-import { RESOURCE_TYPES, type ResourceKind } from '../resources.js';
+import { RESOURCE_MODULES, RESOURCE_TYPES, type ResourceKind } from '../resources.js';
 import { jsonDepthExceeded, MAX_JSON_DEPTH, offsetPosition } from '../validate/limits.js';
 import { findFileReferences, resolveReference } from '../validate/resource.js';
 
-/** The main file of a resource in the Knock CLI's layout. */
-export const KNOCK_MAIN_FILE: Record<ResourceKind, string> = {
-  workflow: 'workflow.json',
-  guide: 'guide.json',
-};
+/** The main file of a resource in the Knock CLI's layout, as each type module declares it. */
+export const KNOCK_MAIN_FILE = Object.fromEntries(RESOURCE_MODULES.map((m) => [m.kind, m.knock.mainFile])) as Record<ResourceKind, string>;
 
 /** The `$schema` Knock's CLI writes into the main file of each resource. */
-export const KNOCK_SCHEMA_URL: Record<ResourceKind, string> = {
-  workflow: 'https://schemas.knock.app/cli/workflow.json',
-  guide: 'https://schemas.knock.app/cli/guide.json',
-};
+export const KNOCK_SCHEMA_URL = Object.fromEntries(RESOURCE_MODULES.map((m) => [m.kind, m.knock.schemaUrl])) as Record<ResourceKind, string>;
 
 /** Where `knock-env schemas --write` puts the JSON Schemas, relative to the project root. */
 export const PROJECT_SCHEMAS_DIR = '.knock-env/schemas';

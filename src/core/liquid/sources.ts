@@ -1,7 +1,11 @@
+import { childPath } from '../resources/type.js';
 import { resolveReference } from '../validate/reference-path.js';
 import type { SourceReader } from '../validate/types.js';
 import { decodeUtf8, LIMITS } from '../validate/limits.js';
 import { escapePointerSegment, SourcePositions, type Position } from '../validate/positions.js';
+
+/** Field path of a child: `a.b`, `a[0]` (defined with the resource types, which name their template fields with it). */
+export { childPath };
 
 /**
  * Templates as Knock stores them: strings in the resource's YAML, strings in
@@ -37,12 +41,6 @@ export const MAX_NESTING = 100;
 /** Sets an own property, even one named `__proto__` (as JSON may have), without touching the prototype. */
 export function setOwn(target: Record<string, unknown>, key: string, value: unknown): void {
   Object.defineProperty(target, key, { value, enumerable: true, writable: true, configurable: true });
-}
-
-/** Field path of a child: `a.b`, `a[0]`. */
-export function childPath(parent: string, segment: string | number): string {
-  if (typeof segment === 'number') return `${parent}[${segment}]`;
-  return parent === '' ? segment : `${parent}.${segment}`;
 }
 
 interface FileContext {

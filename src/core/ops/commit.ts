@@ -1,4 +1,5 @@
 import { insertFirstKey } from '../yaml-edit.js';
+import { workingTreeReferenceIssues } from './validate.js';
 import type { CoreOptions } from '../context.js';
 import { authenticate, authorize, type Principal } from '../access.js';
 import { judgeChange, type Verdict } from '../policy/judge.js';
@@ -128,7 +129,7 @@ export async function commitChanges(options: CommitOptions): Promise<CommitResul
       });
     }
     // Every verdict and every validation problem at once; a refusal by the rules wins (exit 4) over invalid content (exit 3).
-    const issues = collectIssues(analysis);
+    const issues = [...collectIssues(analysis), ...(await workingTreeReferenceIssues(analysis))];
     const verdicts = await commitVerdicts(analysis, who);
     if (verdicts.length > 0) throw refusal(verdicts, issues, env);
     if (issues.length > 0) {
@@ -160,7 +161,7 @@ async function writeCommitFromAnalysis(analysis: WorkingTreeAnalysis, options: C
       let content = change.file?.content ?? ((await project.fs.promises.readFile(`${project.dir}/${change.path}`)) as Buffer);
       const mainFile = `${RESOURCE_TYPES[resource.kind].dir}/${resource.key}/${RESOURCE_TYPES[resource.kind].file}`;
       const original = content;
-      if (resource.status === 'added' && change.path === mainFile && resource.workingOrigin === null) {
+      if (resource.status === 'added' && change.path === mainFile && resource.workingOrigin === null && RESOURCE_TYPES[resource.kind].owner === 'origin-environment') {
         content = Buffer.from(withOriginEnvironment(content.toString('utf8'), env), 'utf8');
       }
       const oid = await writeObject(project, 'blob', content);

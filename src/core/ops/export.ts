@@ -5,11 +5,11 @@ import { readCommit } from '../git/commit.js';
 import { errnoCode } from '../git/fs.js';
 import { readObject } from '../git/objects.js';
 import { entryAt, isTreeMode, listFiles, MODE_EXEC, MODE_FILE, readTree } from '../git/tree.js';
-import { describeKey, keyProblem } from '../keys.js';
-import { filesToKnockResource } from '../knock-format/export.js';
+import { describeKey } from '../keys.js';
+import { copyFolderFiles, filesToKnockResource } from '../knock-format/export.js';
 import { authorizeRead } from '../access.js';
 import { checkedOutEnvironment, headOf, loadConfig, openProject, requireEnvironment } from '../project.js';
-import { MANAGED_TOP_LEVEL, RESOURCE_KINDS, RESOURCE_TYPES, resourceRef, type ResourceKind } from '../resources.js';
+import { MANAGED_TOP_LEVEL, RESOURCE_KINDS, RESOURCE_TYPES, resourceKeyProblem, resourceRef, type ResourceKind } from '../resources.js';
 
 export interface ExportOptions extends Pick<CoreOptions, 'fs' | 'dir'>, Partial<Pick<CoreOptions, 'actor' | 'apiKey'>> {
   /** The folder to write the Knock CLI's layout into; relative to `dir`. */
@@ -55,9 +55,9 @@ function isInside(path: string, folder: string): boolean {
 }
 
 /**
- * Writes the workflows and guides of an environment, as committed at its
- * head (never the working tree), in the Knock CLI's layout:
- * workflows/<key>/workflow.json and guides/<key>/guide.json plus every file
+ * Writes the resources of an environment, as committed at its head (never
+ * the working tree), in the Knock CLI's layout each type module declares
+ * (e.g. workflows/<key>/workflow.json) plus every file
  * they reference, byte for byte. Refuses a target that is not empty unless
  * `force`, and any target that overlaps the project's own managed files.
  */
@@ -94,13 +94,13 @@ export async function exportEnvironment(options: ExportOptions): Promise<ExportR
       const notes: string[] = [];
       const skipped = (code: ExportSkipCode, reason: string): ExportedResource => ({ kind, key, status: 'skipped', code, reason, files: [], notes });
       // The name is judged before any path is built from it: plain git can commit anything.
-      const problem = keyProblem(key);
+      const problem = resourceKeyProblem(kind, key);
       if (problem !== null) {
-        resources.push(skipped('invalid-key', `invalid ${kind} key ${describeKey(key)}: ${problem}`));
+        resources.push(skipped('invalid-key', `invalid ${type.noun} key ${describeKey(key)}: ${problem}`));
         continue;
       }
       if (!isTreeMode(entry.mode)) {
-        resources.push(skipped('not-a-folder', `${type.dir}/${key} is a file; ${type.dir}/ holds one folder per ${kind}`));
+        resources.push(skipped('not-a-folder', `${type.dir}/${key} is a file; ${type.dir}/ holds one folder per ${type.noun}`));
         continue;
       }
       const files = new Map<string, Uint8Array>();
@@ -113,7 +113,7 @@ export async function exportEnvironment(options: ExportOptions): Promise<ExportR
       }
       let converted: { files: Map<string, Uint8Array>; notes: string[] };
       try {
-        converted = filesToKnockResource(kind, key, files);
+        converted = type.knock.format === 'files' ? copyFolderFiles(kind, key, files) : filesToKnockResource(kind, key, files);
       } catch (error) {
         if (isKnockEnvError(error)) {
           resources.push(skipped('invalid-resource', error.message));

@@ -2,24 +2,30 @@ import { resolve } from 'node:path';
 import type { CoreOptions } from '../context.js';
 import { isKnockEnvError, KnockEnvError } from '../errors.js';
 import { errnoCode } from '../git/fs.js';
-import { describeKey, keyProblem } from '../keys.js';
+import { describeKey } from '../keys.js';
+import { copyFolderFiles } from '../knock-format/export.js';
 import { knockResourceToFiles, KNOCK_MAIN_FILE } from '../knock-format/import.js';
 import { openProject } from '../project.js';
-import { RESOURCE_KINDS, RESOURCE_TYPES, resourceRef, type ResourceKind } from '../resources.js';
+import { kindsPhrase, listPhrase, RESOURCE_KINDS, RESOURCE_MODULES, RESOURCE_TYPES, resourceKeyProblem, resourceKeyRule, resourceRef, resourceTypeOfDir, type ResourceKind } from '../resources.js';
 import { LIMITS } from '../validate/limits.js';
 
-/** Folders of the Knock CLI's layout that knock-env does not manage (yet). */
-export const UNMANAGED_KNOCK_DIRS: Record<string, string> = {
+/** Folders of the Knock CLI's layout, and what they hold; those no resource type of the registry reads are reported as not managed. */
+const KNOCK_CLI_DIRS: Record<string, string> = {
   partials: 'partials',
   'message-types': 'message types',
-  message_types: 'message types',
   layouts: 'email layouts',
-  'email-layouts': 'email layouts',
   translations: 'translations',
+  audiences: 'audiences',
 };
 
+/** Folders of the Knock CLI's layout that knock-env does not manage. */
+export const UNMANAGED_KNOCK_DIRS: Record<string, string> = Object.fromEntries(Object.entries(KNOCK_CLI_DIRS).filter(([dir]) => resourceTypeOfDir(dir) === undefined));
+
+/** "workflows/ and guides/": the folders an import reads. */
+const TOP_FOLDERS = listPhrase(RESOURCE_MODULES.map((m) => `${m.dir}/`));
+
 export interface ImportOptions extends Pick<CoreOptions, 'fs' | 'dir'> {
-  /** The folder in the Knock CLI's layout (workflows/<key>/workflow.json, guides/<key>/guide.json); relative to `dir`. */
+  /** The folder in the Knock CLI's layout (workflows/<key>/workflow.json, ...); relative to `dir`. */
   source: string;
   /** Replace resource folders that already exist in the working tree. */
   force?: boolean;
@@ -56,7 +62,7 @@ export interface ImportResult {
   /** Absolute path of the project the resources were written into. */
   project: string;
   resources: ImportedResource[];
-  /** Entries of the source that are not workflows or guides. */
+  /** Entries of the source that are not resources of a registered type. */
   notImported: { path: string; reason: string }[];
   imported: number;
   skipped: number;
@@ -155,7 +161,7 @@ export async function importKnockDirectory(options: ImportOptions): Promise<Impo
   const sourceKind = await pathKind(options, source);
   if (sourceKind !== 'dir') {
     throw new KnockEnvError('NOT_FOUND', `${source} ${sourceKind === null ? 'does not exist' : 'is not a folder'}.`, {
-      hint: 'Point the import at the folder the Knock CLI pulled into: the one holding workflows/ and guides/.',
+      hint: `Point the import at the folder the Knock CLI pulled into: the one holding ${TOP_FOLDERS}.`,
       data: { source },
     });
   }
@@ -165,7 +171,7 @@ export async function importKnockDirectory(options: ImportOptions): Promise<Impo
   });
   if (source === root || insideManaged) {
     throw new KnockEnvError('REFUSED', `${source} is this project's own resource folders; there is nothing to import from it.`, {
-      hint: 'Point the import at a folder in the Knock CLI\'s layout (pulled with `knock pull --all`), outside workflows/ and guides/.',
+      hint: `Point the import at a folder in the Knock CLI's layout (pulled with \`knock pull --all\`), outside ${TOP_FOLDERS}.`,
       data: { source },
     });
   }
@@ -174,7 +180,7 @@ export async function importKnockDirectory(options: ImportOptions): Promise<Impo
   const kindDirs = new Map<ResourceKind, string>();
   const notImported: ImportResult['notImported'] = [];
   for (const entry of top) {
-    const kind = RESOURCE_KINDS.find((k) => RESOURCE_TYPES[k].dir === entry.name);
+    const kind = resourceTypeOfDir(entry.name)?.kind;
     if (kind !== undefined && entry.kind === 'dir') {
       kindDirs.set(kind, entry.name);
       continue;
@@ -185,15 +191,15 @@ export async function importKnockDirectory(options: ImportOptions): Promise<Impo
     let reason: string;
     if (kind !== undefined) reason = entry.kind === 'link' ? 'a symbolic link; not followed' : 'not a folder';
     else if (unmanaged !== undefined && entry.kind === 'dir') reason = `knock-env does not manage ${unmanaged} yet`;
-    else reason = entry.kind === 'dir' ? 'not a folder of workflows or guides' : 'not a Knock resource folder';
+    else reason = entry.kind === 'dir' ? `not a folder of ${kindsPhrase(RESOURCE_KINDS, 'or')}` : 'not a Knock resource folder';
     notImported.push({ path: entry.kind === 'dir' ? `${entry.name}/` : entry.name, reason });
   }
   if (kindDirs.size === 0) {
     const looksLikeResource = top.some((e) => Object.values(KNOCK_MAIN_FILE).includes(e.name));
-    throw new KnockEnvError('NOT_FOUND', `${source} has no workflows/ or guides/ folder.`, {
+    throw new KnockEnvError('NOT_FOUND', `${source} has no ${listPhrase(RESOURCE_MODULES.map((m) => `${m.dir}/`), 'or')} folder.`, {
       hint: looksLikeResource
-        ? 'That is one resource folder; point the import at the folder two levels up, the one holding workflows/ and guides/.'
-        : 'Point the import at the folder the Knock CLI pulled into: workflows/<key>/workflow.json, guides/<key>/guide.json.',
+        ? `That is one resource folder; point the import at the folder two levels up, the one holding ${TOP_FOLDERS}.`
+        : `Point the import at the folder the Knock CLI pulled into: ${RESOURCE_MODULES.map((m) => `${m.dir}/<key>/${m.knock.mainFile}`).join(', ')}.`,
       data: { source, notImported },
     });
   }
@@ -222,16 +228,16 @@ async function importOne(
   const notes: string[] = [];
   const skipped = (code: ImportSkipCode, reason: string): ImportedResource => ({ kind, key, status: 'skipped', code, reason, files: [], notes });
   // The name is judged before any path is built from it.
-  const problem = keyProblem(key);
-  if (problem !== null) return skipped('invalid-key', `invalid ${kind} key ${describeKey(key)}: ${problem}; keys match ^[a-z0-9][a-z0-9_-]{2,254}$`);
+  const problem = resourceKeyProblem(kind, key);
+  if (problem !== null) return skipped('invalid-key', `invalid ${RESOURCE_TYPES[kind].noun} key ${describeKey(key)}: ${problem}; ${resourceKeyRule(kind).replace(/^K/, 'k').replace(/\.$/, '')}`);
   if (entry.kind === 'link') return skipped('not-a-folder', `${folder}/${key} is a symbolic link; not followed`);
-  if (entry.kind !== 'dir') return skipped('not-a-folder', `${folder}/${key} is a file; ${folder}/ holds one folder per ${kind}`);
+  if (entry.kind !== 'dir') return skipped('not-a-folder', `${folder}/${key} is a file; ${folder}/ holds one folder per ${RESOURCE_TYPES[kind].noun}`);
 
   const read = await readResourceFolder(options, `${source}/${folder}/${key}`, notes);
   if ('problem' in read) return skipped('invalid-resource', read.problem);
   let converted: { files: Map<string, Uint8Array>; notes: string[] };
   try {
-    converted = knockResourceToFiles(kind, key, read.files);
+    converted = RESOURCE_TYPES[kind].knock.format === 'files' ? copyFolderFiles(kind, key, read.files) : knockResourceToFiles(kind, key, read.files);
   } catch (error) {
     if (isKnockEnvError(error)) return skipped('invalid-resource', error.message);
     throw error;
@@ -255,3 +261,4 @@ async function importOne(
   }
   return { kind, key, status: 'imported', dir: ref.dir, files, ...(existing !== null ? { replaced: true } : {}), notes };
 }
+

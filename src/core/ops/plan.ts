@@ -2,13 +2,14 @@ import { parseYaml } from '../validate/yaml.js';
 import { readCommit, subjectOf, type ParsedCommit } from '../git/commit.js';
 import { commitsBetween as commitsBetweenHeads } from '../git/history.js';
 import { readObject, type GitStore } from '../git/objects.js';
-import { diffTrees, entryAt, type TreeDifference } from '../git/tree.js';
+import { diffTrees, entryAt, isTreeMode, readTree, type TreeDifference } from '../git/tree.js';
 import type { Project } from '../project.js';
-import { CONFIG_FILE, ENVIRONMENTS_DIR, RESOURCE_TYPES, resourceOfPath, resourceId, type ResourceKind } from '../resources.js';
+import { CONFIG_FILE, ENVIRONMENTS_DIR, RESOURCE_MODULES, RESOURCE_TYPES, resourceKeyProblem, resourceOfPath, resourceId, resourceRef, type PlanItems, type ResourceKind } from '../resources.js';
+import { keyIndexOfTree, referenceIssues, UsesCache, type ReferenceUser } from '../validate/references.js';
 import { validateConfigText } from '../validate/config.js';
 import { validateEnvironmentFile } from '../validate/environment.js';
 import { validateResource } from '../validate/resource.js';
-import type { ValidationIssue } from '../validate/types.js';
+import type { SourceReader, ValidationIssue } from '../validate/types.js';
 import { treeReader } from '../worktree.js';
 import { ValidationCache } from '../validation-cache.js';
 
@@ -23,8 +24,11 @@ export interface ResourcePlan {
   kind: ResourceKind;
   key: string;
   status: 'added' | 'modified' | 'deleted';
-  /** Top-level fields whose value changed (steps excluded). */
+  /** Top-level fields whose value changed (the list of items excluded). */
   fields: string[];
+  /** What the type's items are called ("steps" for workflows and guides, "variants" for message types). */
+  items: string;
+  /** Items added, removed, changed and reordered, by id (named `steps` for every type). */
   steps: StepChanges;
   files: { path: string; status: TreeDifference['status'] }[];
 }
@@ -41,21 +45,6 @@ export interface ChangePlan {
   resources: ResourcePlan[];
   others: OtherPlanEntry[];
   differences: TreeDifference[];
-}
-
-type Step = Record<string, unknown> & { ref?: unknown; steps?: unknown; branches?: unknown };
-
-/** Steps in order, including those nested in branch steps, keyed by ref. */
-function flattenSteps(steps: unknown, out: Map<string, Step> = new Map()): Map<string, Step> {
-  if (!Array.isArray(steps)) return out;
-  for (const raw of steps) {
-    if (raw === null || typeof raw !== 'object') continue;
-    const step = raw as Step;
-    const ref = typeof step.ref === 'string' ? step.ref : `#${out.size}`;
-    out.set(ref, step);
-    if (Array.isArray(step.branches)) for (const branch of step.branches) flattenSteps((branch as Step | null)?.steps, out);
-  }
-  return out;
 }
 
 /** Refs that moved: those outside a longest common subsequence of the two orders. */
@@ -107,25 +96,35 @@ function fileRefs(value: unknown, out: Set<string> = new Set()): Set<string> {
   return out;
 }
 
+const NO_ITEMS: PlanItems = { label: 'steps', list: () => new Map() };
+
+/**
+ * What changed between two versions of a document: top-level fields (the
+ * type's list of items aside) and items by id, as the type's plan comparison
+ * declares them. An item counts as changed when a file it references, or a
+ * file in the folder named after it, changed.
+ */
 export function compareDocuments(
   before: Record<string, unknown> | null,
   after: Record<string, unknown> | null,
   changedFiles: string[],
+  items: PlanItems = RESOURCE_TYPES.workflow.items ?? NO_ITEMS,
+  itemsField = 'steps',
 ): { fields: string[]; steps: StepChanges } {
   const fields = [...new Set([...Object.keys(before ?? {}), ...Object.keys(after ?? {})])]
-    .filter((f) => f !== 'steps' && stableJson(before?.[f]) !== stableJson(after?.[f]))
+    .filter((f) => f !== itemsField && stableJson(before?.[f]) !== stableJson(after?.[f]))
     .sort();
-  const a = flattenSteps(before?.steps);
-  const b = flattenSteps(after?.steps);
+  const a = items.list(before);
+  const b = items.list(after);
   const added = [...b.keys()].filter((r) => !a.has(r));
   const removed = [...a.keys()].filter((r) => !b.has(r));
   const changed = new Set<string>();
-  for (const [ref, step] of b) {
+  const comparable = items.comparable ?? ((item: Record<string, unknown>) => item);
+  for (const [ref, item] of b) {
     const old = a.get(ref);
     if (!old) continue;
-    const strip = (s: Step) => ({ ...s, steps: undefined, branches: Array.isArray(s.branches) ? s.branches.map((x) => ({ ...(x as object), steps: flattenSteps((x as Step).steps).size })) : s.branches });
-    if (stableJson(strip(old)) !== stableJson(strip(step))) changed.add(ref);
-    const refs = fileRefs(step);
+    if (stableJson(comparable(old)) !== stableJson(comparable(item))) changed.add(ref);
+    const refs = fileRefs(item);
     for (const file of changedFiles) {
       const first = file.split('/')[0];
       if (refs.has(file) || first === ref || [...refs].some((r) => file.startsWith(`${r.replace(/\.[^./]+$/, '')}/`))) changed.add(ref);
@@ -170,7 +169,8 @@ export async function planTreeChanges(
   const resources: ResourcePlan[] = [];
   for (const group of grouped.values()) {
     const type = RESOURCE_TYPES[group.kind];
-    const main = `${type.dir}/${group.key}/${type.file}`;
+    const items = type.items ?? NO_ITEMS;
+    const main = resourceRef(group.kind, group.key).file;
     const mainDiff = group.diffs.find((d) => d.path === main);
     const allAdded = group.diffs.every((d) => d.status === 'added');
     const allDeleted = group.diffs.every((d) => d.status === 'deleted');
@@ -183,13 +183,13 @@ export async function planTreeChanges(
       const mainOid = mainDiff ? undefined : await mainOidAt(project, from.tree, main);
       const before = await parseAt(project, mainDiff?.oldOid ?? mainOid);
       const after = await parseAt(project, mainDiff?.newOid ?? mainOid);
-      ({ fields, steps } = compareDocuments(before, after, changedFiles));
+      ({ fields, steps } = compareDocuments(before, after, changedFiles, items, items.label));
     } else if (status === 'added') {
-      steps.added = [...flattenSteps((await parseAt(project, mainDiff?.newOid))?.steps).keys()];
+      steps.added = [...items.list(await parseAt(project, mainDiff?.newOid)).keys()];
     } else {
-      steps.removed = [...flattenSteps((await parseAt(project, mainDiff?.oldOid))?.steps).keys()];
+      steps.removed = [...items.list(await parseAt(project, mainDiff?.oldOid)).keys()];
     }
-    resources.push({ kind: group.kind, key: group.key, status, fields, steps, files: group.diffs.map((d) => ({ path: d.path, status: d.status })) });
+    resources.push({ kind: group.kind, key: group.key, status, fields, items: items.label, steps, files: group.diffs.map((d) => ({ path: d.path, status: d.status })) });
   }
   return { from, to, resources, others, differences };
 }
@@ -205,13 +205,14 @@ export async function validatePlan(project: Project, plan: ChangePlan): Promise<
   const issues: ValidationIssue[] = [];
   for (const r of plan.resources) {
     if (r.status === 'deleted') continue;
-    const folder = await entryAt(project, plan.to.tree, `${RESOURCE_TYPES[r.kind].dir}/${r.key}`);
+    const folder = await entryAt(project, plan.to.tree, resourceRef(r.kind, r.key).dir);
     if (folder && cache.has(r.kind, folder.oid)) continue;
     const found = (await validateResource({ kind: r.kind, key: r.key, read: reader })).issues;
     if (found.length === 0 && folder) cache.add(r.kind, folder.oid);
     issues.push(...found);
   }
   await cache.save();
+  issues.push(...(await planReferenceIssues(project, plan, reader)));
   const environmentFiles = plan.others.filter((o) => o.scope === 'environment' && o.status !== 'deleted');
   if (environmentFiles.length > 0) {
     const configText = await reader.read(CONFIG_FILE);
@@ -221,6 +222,40 @@ export async function validatePlan(project: Project, plan: ChangePlan): Promise<
       if (text !== null) issues.push(...validateEnvironmentFile(o.path, Buffer.from(text).toString('utf8'), slugs));
     }
   }
+  return issues;
+}
+
+/** Kinds other resources name: deleting one may leave users behind. */
+export const USED_KINDS = new Set<ResourceKind>(['layout', 'partial', 'message-type', 'translation']);
+
+/**
+ * References in the tree a plan leads to: what the resources it adds or
+ * changes use, and when it deletes a layout, partial, message type or
+ * translation, what every other resource of the tree uses (read once per
+ * folder tree id, then remembered).
+ */
+export async function planReferenceIssues(project: Project, plan: ChangePlan, reader: SourceReader): Promise<ValidationIssue[]> {
+  const index = await keyIndexOfTree(project, plan.to.tree, reader);
+  const users: ReferenceUser[] = [];
+  const deletesUsed = plan.resources.some((r) => r.status === 'deleted' && USED_KINDS.has(r.kind));
+  if (deletesUsed) {
+    for (const type of RESOURCE_MODULES) {
+      const folder = await entryAt(project, plan.to.tree, type.dir);
+      if (folder === null || !isTreeMode(folder.mode)) continue;
+      for (const entry of await readTree(project, folder.oid)) {
+        if (isTreeMode(entry.mode) && resourceKeyProblem(type.kind, entry.name) === null) users.push({ kind: type.kind, key: entry.name, treeOid: entry.oid, read: reader });
+      }
+    }
+  } else {
+    for (const r of plan.resources) {
+      if (r.status === 'deleted') continue;
+      const folder = await entryAt(project, plan.to.tree, resourceRef(r.kind, r.key).dir);
+      users.push({ kind: r.kind, key: r.key, read: reader, ...(folder ? { treeOid: folder.oid } : {}) });
+    }
+  }
+  const cache = await UsesCache.open(project.fs, project.gitdir);
+  const issues = await referenceIssues(users, index, cache);
+  await cache.save();
   return issues;
 }
 

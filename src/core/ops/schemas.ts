@@ -4,17 +4,15 @@ import type { CoreOptions } from '../context.js';
 import { readIfExists, writeFileAtomic } from '../git/fs.js';
 import { PROJECT_SCHEMAS_DIR } from '../knock-format/import.js';
 import { openProject } from '../project.js';
+import { CONFIG_FILE, ENVIRONMENT_FILE_TYPES, environmentFileGlob, RESOURCE_MODULES } from '../resources.js';
 import { SCHEMA_NAMES, SCHEMAS_DIR, schemaUrl, type SchemaName } from '../validate/schemas.js';
 
-/** The files of a project each schema describes, as globs relative to the project root. */
-export const SCHEMA_FILES: Record<SchemaName, string> = {
-  workflow: 'workflows/*/workflow.yaml',
-  guide: 'guides/*/guide.yaml',
-  'knock-env': 'knock-env.yaml',
-  channel: 'environments/*/channels/*.yaml',
-  variables: 'environments/*/variables.yaml',
-  branding: 'environments/*/branding.yaml',
-};
+/** The files of a project each schema describes, as globs relative to the project root (from the registries). */
+export const SCHEMA_FILES = Object.fromEntries([
+  ...RESOURCE_MODULES.map((m) => [m.schema, `${m.dir}/*/${m.mainFile ? m.file.replace(/<[^>]+>/g, '*') : m.file}`]),
+  ['knock-env', CONFIG_FILE],
+  ...ENVIRONMENT_FILE_TYPES.map((t) => [t.schema, environmentFileGlob(t)]),
+]) as Record<SchemaName, string>;
 
 export interface SchemaLocation {
   name: SchemaName;

@@ -2,12 +2,15 @@ import { resolve } from 'node:path';
 import type { CoreOptions } from '../context.js';
 import { errnoCode, exists, readIfExists } from '../git/fs.js';
 import { readIndex } from '../git/gitindex.js';
-import { keyProblem } from '../keys.js';
 import { ValidationCache } from '../validation-cache.js';
 import { findGitdir } from '../project.js';
-import { CONFIG_FILE, ENVIRONMENTS_DIR, RESOURCE_KINDS, RESOURCE_TYPES, resourceOfPath, resourceId, type ResourceKind } from '../resources.js';
+import { CONFIG_FILE, ENVIRONMENTS_DIR, foldersPhrase, RESOURCE_KINDS, RESOURCE_MODULES, RESOURCE_TYPES, resourceKeyProblem, resourceOfPath, resourceId, resourceRef, resourceTypeOfDir, type ResourceKind } from '../resources.js';
 import { validateConfigText } from '../validate/config.js';
 import { validateEnvironmentFile } from '../validate/environment.js';
+import { entryAt } from '../git/tree.js';
+import { keyIndexOfPaths, referenceIssues, UsesCache, type ReferenceUser } from '../validate/references.js';
+import type { WorkingTreeAnalysis } from './analyse.js';
+import { USED_KINDS } from './plan.js';
 import { validateResource } from '../validate/resource.js';
 import type { ValidationIssue } from '../validate/types.js';
 import { cachedReader, hashWorkingTree, scanWorkingTree, workingTreeReader } from '../worktree.js';
@@ -47,7 +50,7 @@ export async function validateWorkingTree(options: ValidateOptions): Promise<Val
         const name = String(d.name);
         if (name.startsWith('.')) continue;
         if (!d.isDirectory()) {
-          other.push({ file: `${dir}/${name}`, code: 'unexpected-file', message: `${dir}/ holds one folder per ${kind}; "${name}" is a file.` });
+          other.push({ file: `${dir}/${name}`, code: 'unexpected-file', message: `${dir}/ holds one folder per ${RESOURCE_TYPES[kind].noun}; "${name}" is a file.` });
           continue;
         }
         names.push(name);
@@ -81,9 +84,9 @@ export async function validateWorkingTree(options: ValidateOptions): Promise<Val
       checkEnvironments.add(rel === ENVIRONMENTS_DIR ? '' : rel);
       continue;
     }
-    const kind = RESOURCE_KINDS.find((k) => RESOURCE_TYPES[k].dir === rel);
-    if (kind) {
-      await addTopFolder(kind);
+    const type = resourceTypeOfDir(rel);
+    if (type) {
+      await addTopFolder(type.kind);
       continue;
     }
     const resource = resourceOfPath(rel.includes('/') ? rel : `${rel}/`);
@@ -94,7 +97,7 @@ export async function validateWorkingTree(options: ValidateOptions): Promise<Val
     if ((await reader.size!(rel)) === null && (await options.fs.promises.lstat(abs).catch(() => null)) === null) {
       other.push({ file: rel, code: 'file-ref-missing', message: `${rel} does not exist.` });
     } else {
-      other.push({ file: rel, code: 'unexpected-file', message: `${rel} is not a knock-env resource (expected workflows/<key>/ or guides/<key>/).` });
+      other.push({ file: rel, code: 'unexpected-file', message: `${rel} is not a knock-env resource (expected ${foldersPhrase()}).` });
     }
   }
 
@@ -131,7 +134,7 @@ export async function validateWorkingTree(options: ValidateOptions): Promise<Val
     while (next < list.length) {
       const i = next++;
       const { kind, key } = list[i]!;
-      const treeOid = keyProblem(key) === null ? treeOf(`${RESOURCE_TYPES[kind].dir}/${key}`) : undefined;
+      const treeOid = resourceKeyProblem(kind, key) === null ? treeOf(`${RESOURCE_TYPES[kind].dir}/${key}`) : undefined;
       if (treeOid !== undefined && cache?.has(kind, treeOid)) {
         results[i] = { kind, key, valid: true, issues: [] };
         continue;
@@ -143,6 +146,24 @@ export async function validateWorkingTree(options: ValidateOptions): Promise<Val
   };
   await Promise.all(Array.from({ length: options.concurrency ?? 16 }, worker));
   await cache?.save();
+
+  // References between resources, against the keys the whole working tree holds.
+  const folders: string[] = [];
+  for (const type of RESOURCE_MODULES) {
+    const names = await options.fs.promises.readdir(`${root}/${type.dir}`).catch(() => [] as string[]);
+    for (const name of names.map(String)) folders.push(`${type.dir}/${name}/`);
+  }
+  const index = keyIndexOfPaths(folders, read);
+  const uses = found ? await UsesCache.open(options.fs, found.gitdir) : undefined;
+  for (const result of results) {
+    if (resourceKeyProblem(result.kind, result.key) !== null) continue;
+    const treeOid = treeOf(resourceRef(result.kind, result.key).dir);
+    const problems = await referenceIssues([{ kind: result.kind, key: result.key, read, ...(treeOid ? { treeOid } : {}) }], index, uses);
+    if (problems.length === 0) continue;
+    result.issues = [...result.issues, ...problems];
+    result.valid = false;
+  }
+  await uses?.save();
   return { resources: results, other, issueCount: other.length + results.reduce((n, r) => n + r.issues.length, 0) };
 }
 
@@ -169,4 +190,33 @@ async function listEnvironmentFiles(fs: ValidateOptions['fs'], root: string, pre
   };
   for (const prefix of prefixes.includes('') ? [ENVIRONMENTS_DIR] : prefixes) await walk(prefix);
   return [...new Set(out)];
+}
+
+/**
+ * References in the working tree a commit would write: what the changed
+ * resources use, and when the change deletes a layout, partial, message type
+ * or translation, what every resource of the tree uses (unchanged folders by
+ * their committed tree id, read once and remembered).
+ */
+export async function workingTreeReferenceIssues(analysis: WorkingTreeAnalysis): Promise<ValidationIssue[]> {
+  const { project, files, headTree } = analysis;
+  const read = cachedReader(workingTreeReader(project), files);
+  const index = keyIndexOfPaths(files.keys(), read);
+  const changed = new Set(analysis.resources.map((r) => resourceId(r)));
+  const users: ReferenceUser[] = analysis.resources.filter((r) => r.status !== 'deleted').map((r) => ({ kind: r.kind, key: r.key, read }));
+  if (analysis.resources.some((r) => r.status === 'deleted' && USED_KINDS.has(r.kind))) {
+    const seen = new Set<string>();
+    for (const path of files.keys()) {
+      const resource = resourceOfPath(path);
+      if (resource === null || resource.keyProblem !== null || changed.has(resourceId(resource)) || seen.has(resource.dir)) continue;
+      seen.add(resource.dir);
+      const committed = await entryAt(project, headTree, resource.dir);
+      users.push({ kind: resource.kind, key: resource.key, read, ...(committed ? { treeOid: committed.oid } : {}) });
+    }
+  }
+  if (users.length === 0) return [];
+  const cache = await UsesCache.open(project.fs, project.gitdir);
+  const issues = await referenceIssues(users, index, cache);
+  await cache.save();
+  return issues;
 }

@@ -1,4 +1,4 @@
-import { CONFIG_FILE } from '../resources.js';
+import { CONFIG_FILE, kindsPhrase, PRODUCTION_WRITABLE_KINDS, RESOURCE_TYPES } from '../resources.js';
 import type { KnockEnvConfig } from '../validate/config.js';
 import type { ClassifiedChange, ContentView, PathChange, ResourceChangeClass } from './changes.js';
 import { ACCOUNT, ownerOfPath, rankOf, type Owner } from './owners.js';
@@ -198,6 +198,22 @@ class Judgement {
 
   private async resourceEdit(r: ResourceChangeClass): Promise<void> {
     const { env, lowest } = this;
+    // Types without origin protection (layouts, partials, translations, message types, audiences)
+    // belong to the lowest environment wherever they are, and production write access does not cover them.
+    if (RESOURCE_TYPES[r.kind].owner !== 'origin-environment') {
+      if (env !== lowest) {
+        this.add(
+          'owned-elsewhere',
+          r.file,
+          lowest,
+          `${named(r)} belongs to ${lowest}: ${RESOURCE_TYPES[r.kind].plural} are created and changed in ${lowest} and promoted (production write access covers ${kindsPhrase(PRODUCTION_WRITABLE_KINDS)} only); it cannot be ${r.status === 'added' ? 'created' : r.status === 'deleted' ? 'deleted' : 'changed'} in ${env}.`,
+          changeWhereItBelongs(lowest),
+        );
+        return;
+      }
+      this.needs.set('edit-resources', `commit ${RESOURCE_TYPES[r.kind].plural}`);
+      return;
+    }
     const owner = this.ownerOf(r);
     if (owner === null) {
       const elsewhere = ((await this.input.keysIn?.(r.dir)) ?? []).filter((e) => e !== env);

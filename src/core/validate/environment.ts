@@ -1,7 +1,7 @@
 import { yamlLib } from '../yaml-lib.js';
 import { KnockEnvError } from '../errors.js';
 import { assertValidKey, describeKey, keyProblem } from '../keys.js';
-import { ENVIRONMENTS_DIR } from '../resources.js';
+import { ENVIRONMENT_FILE_TYPES, ENVIRONMENTS_DIR, environmentFilesPhrase } from '../resources.js';
 import { sortIssues } from './resource.js';
 import { schemaIssues } from './schemas.js';
 import type { ValidationIssue } from './types.js';
@@ -38,29 +38,32 @@ export type EnvironmentPath =
   | { environment: string; kind: 'channel'; key: string; file: string }
   | { environment: string; kind: null; file: string; problem: string };
 
-/** How a path below environments/ reads, or null for paths outside it. */
+/** How a path below environments/ reads (one of the environment file types of the registry), or null for paths outside it. */
 export function environmentPathOf(path: string): EnvironmentPath | null {
   const segments = path.split('/');
   if (segments[0] !== ENVIRONMENTS_DIR || segments.length < 2) return null;
   const environment = segments[1] ?? '';
   const rest = segments.slice(2);
   const file = path;
-  const expected = `${ENVIRONMENTS_DIR}/${environment}/ holds only ${VARIABLES_FILE}, ${BRANDING_FILE} and ${CHANNELS_DIR}/<key>.yaml`;
   if (rest.length === 0) {
     return { environment, kind: null, file, problem: `${ENVIRONMENTS_DIR}/ holds only one folder per environment` };
   }
-  if (rest.length === 1 && rest[0] === VARIABLES_FILE) return { environment, kind: 'variables', file };
-  if (rest.length === 1 && rest[0] === BRANDING_FILE) return { environment, kind: 'branding', file };
-  if (rest.length === 2 && rest[0] === CHANNELS_DIR) {
+  for (const type of ENVIRONMENT_FILE_TYPES) {
+    if ('file' in type.path) {
+      if (rest.length === 1 && rest[0] === type.path.file) return { environment, kind: type.kind, file } as EnvironmentPath;
+      continue;
+    }
+    if (rest.length !== 2 || rest[0] !== type.path.folder) continue;
     const name = rest[1] ?? '';
-    if (name.endsWith('.yaml') && name.length > '.yaml'.length) {
-      return { environment, kind: 'channel', key: name.slice(0, -'.yaml'.length), file };
+    const extension = type.path.extension;
+    if (name.endsWith(extension) && name.length > extension.length) {
+      return { environment, kind: type.kind, key: name.slice(0, -extension.length), file } as EnvironmentPath;
     }
     if (name.endsWith('.yml')) {
-      return { environment, kind: null, file, problem: `channel files end in .yaml; rename it to ${name.slice(0, -'.yml'.length)}.yaml` };
+      return { environment, kind: null, file, problem: `${type.kind} files end in ${extension}; rename it to ${name.slice(0, -'.yml'.length)}${extension}` };
     }
   }
-  return { environment, kind: null, file, problem: expected };
+  return { environment, kind: null, file, problem: `${ENVIRONMENTS_DIR}/${environment}/ holds only ${environmentFilesPhrase()}` };
 }
 
 /**

@@ -1,5 +1,6 @@
-import { describeKey, keyProblem } from '../keys.js';
-import { RESOURCE_TYPES, resourceRef, type ResourceKind } from '../resources.js';
+import { describeKey } from '../keys.js';
+import { RESOURCE_TYPES, resourceKeyProblem, resourceKeyRule, resourceRef, type ResourceKind } from '../resources.js';
+import { contentIssues, folderFileIssues } from './content.js';
 import { resourceLiquidIssues } from './liquid.js';
 import { schemaIssues, SCHEMA_NAMES, type SchemaName } from './schemas.js';
 import type { ResourceValidation, SourceReader, SpecialEntry, ValidationIssue } from './types.js';
@@ -14,7 +15,7 @@ export { resolveReference } from './reference-path.js';
 const MAX_REFERENCE_DEPTH = 8;
 
 /**
- * Validates one workflow or guide as it is stored: its key, its main file,
+ * Validates one resource as it is stored: its key, its main file,
  * the YAML, the schema, and every `@` file reference. Collects every issue
  * instead of stopping at the first.
  */
@@ -28,7 +29,7 @@ export async function validateResource({
   read: SourceReader;
 }): Promise<ResourceValidation> {
   const type = RESOURCE_TYPES[kind];
-  const problem = keyProblem(key);
+  const problem = resourceKeyProblem(kind, key);
   if (problem !== null) {
     return {
       kind,
@@ -37,7 +38,7 @@ export async function validateResource({
         {
           file: type.dir,
           code: 'invalid-key',
-          message: `Invalid ${kind} key ${describeKey(key)}: ${problem}. Keys match ^[a-z0-9][a-z0-9_-]{2,254}$.`,
+          message: `Invalid ${type.noun} key ${describeKey(key)}: ${problem}. ${resourceKeyRule(kind)}`,
         },
       ],
     };
@@ -45,12 +46,20 @@ export async function validateResource({
 
   const ref = resourceRef(kind, key);
   const issues: ValidationIssue[] = (await read.specialEntries?.(ref.dir))?.map(specialEntryIssue) ?? [];
+  if (type.folderFileProblem !== undefined) {
+    // A folder of JSON documents (a locale's translations), not a main file with `@` files.
+    const folder = await folderFileIssues(type, key, ref.dir, read);
+    if (folder.files === 0 && read.list !== undefined && issues.length === 0) {
+      folder.issues.push({ file: ref.dir, code: 'missing-main-file', message: `${ref.dir}/ holds no ${type.noun} files; it needs ${ref.file.slice(ref.dir.length + 1)} or a namespaced one.` });
+    }
+    return { kind, key, issues: sortIssues([...issues, ...folder.issues]) };
+  }
   const loaded = await loadText(read, ref.file, LIMITS.maxYamlBytes);
   if (loaded.kind === 'missing') {
     issues.push({
       file: ref.file,
       code: 'missing-main-file',
-      message: `${ref.dir}/ has no ${type.file}; every ${kind} folder needs one.`,
+      message: `${ref.dir}/ has no ${ref.file.slice(ref.dir.length + 1)}; every ${type.noun} folder needs one.`,
     });
     return { kind, key, issues };
   }
@@ -65,6 +74,7 @@ export async function validateResource({
   const references = new ReferenceChecker(read, ref.dir);
   issues.push(...(await references.check(parsed.data, ref.file, parsed.positions, 0)));
   issues.push(...(await resourceLiquidIssues(parsed.data, read, ref.dir, { file: ref.file, text: loaded.text })));
+  if (isRecord(parsed.data)) issues.push(...(await contentIssues(type, parsed.data, read, ref.dir, { file: ref.file, positions: parsed.positions })));
 
   const result: ResourceValidation = { kind, key, issues: sortIssues(issues) };
   if (isRecord(parsed.data)) result.data = parsed.data;

@@ -3,13 +3,22 @@ import { existsSync, readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
 import type { Ajv, ErrorObject, Options, ValidateFunction } from 'ajv';
+import { ENVIRONMENT_FILE_TYPES, RESOURCE_MODULES, type EnvironmentFileKind, type ResourceSchemaName } from '../resources.js';
 import type { ValidationIssue } from './types.js';
 import { joinPointer, type SourcePositions } from './positions.js';
 
-/** Schemas shipped in the project's schemas/ folder, by file name without `.schema.json`. */
-export type SchemaName = 'workflow' | 'guide' | 'knock-env' | 'channel' | 'variables' | 'branding';
+/**
+ * Schemas shipped in the project's schemas/ folder, by file name without
+ * `.schema.json`: one per resource type and per environment file (as the
+ * registries declare them), and the account's.
+ */
+export type SchemaName = ResourceSchemaName | 'knock-env' | EnvironmentFileKind;
 
-export const SCHEMA_NAMES: readonly SchemaName[] = ['workflow', 'guide', 'knock-env', 'channel', 'variables', 'branding'];
+export const SCHEMA_NAMES: readonly SchemaName[] = [
+  ...RESOURCE_MODULES.map((m) => m.schema),
+  'knock-env',
+  ...ENVIRONMENT_FILE_TYPES.map((t) => t.schema),
+];
 
 /**
  * The schemas/ folder. This module sits three levels below the project root

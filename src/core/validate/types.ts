@@ -33,7 +33,11 @@ export type IssueCode =
   /** A character YAML 1.2 excludes (NUL, ESC and other control characters). */
   | 'control-character'
   /** A YAML tag (`!!js/function`, `!binary`, any `!name`): resource files hold plain data. */
-  | 'yaml-tag';
+  | 'yaml-tag'
+  /** Content that does not match what its type needs (a JSON partial that is not JSON, an HTML layout without {{ content }}). */
+  | 'content'
+  /** A name of another resource (layout_key, a rendered partial, a guide step's message type, a translation key) that the tree does not hold. */
+  | 'unknown-reference';
 
 /** One problem in one file. Line and column are 1-based. */
 export interface ValidationIssue {
@@ -53,6 +57,8 @@ export interface SourceReader {
   read(path: string): Promise<Uint8Array | null>;
   /** Size in bytes without reading, or null when there is no such file. Optional. */
   size?(path: string): Promise<number | null>;
+  /** Paths of the files below a folder, relative to it (empty when there is none). Needed by types whose folder holds several files of the same kind (translations). */
+  list?(dir: string): Promise<string[]>;
   /**
    * Entries at or below a repository folder (and the folders on the way to
    * it) that are not regular files or folders: symbolic links, submodules,
