@@ -3,6 +3,7 @@ import { isKnockEnvError } from '../core/errors.js';
 import { EXIT, exitCodeFor } from './exit-codes.js';
 import { createIo, line, type Io } from './io.js';
 import { registerServerCommands } from './commands/server.js';
+import { registerDeployCommands } from './commands/deploy.js';
 
 const VERSION = '0.1.0';
 
@@ -88,12 +89,14 @@ Exit codes: 0 ok, 1 failure, 2 usage, 3 validation failed, 4 refused by rules,
   }
 
   program
-    .command('import <knock-dir>')
-    .description("import workflows and guides from a folder in the Knock CLI's layout into the working tree")
+    .command('import [knock-dir]')
+    .description("import workflows and guides from a folder in the Knock CLI's layout (or from Knock itself) into the working tree")
+    .option('--from-knock <env>', "read a live Knock environment's committed resources instead of a folder (needs KNOCK_SERVICE_TOKEN)")
+    .option('--token-file <file>', 'with --from-knock: file holding the Knock service token')
     .option('--force', 'replace resource folders that already exist in the working tree')
     .option('--json', 'print the report as JSON')
-    .addHelpText('after', '\nReads workflows/<key>/workflow.json and guides/<key>/guide.json with the files their "@" fields\nreference, and writes workflows/<key>/workflow.yaml (guides/<key>/guide.yaml) with the same files.\nNothing is committed: run `knock-env commit` next. $schema and __readonly are dropped; partials,\nlayouts, translations and message types are reported as not imported.\nExits 0 when everything was imported, 3 when something could not be (invalid key or content),\n4 when resources already exist (pass --force to replace them).\n\nExamples:\n  $ knock-env import ../knock-pull\n  $ knock-env import ../knock-pull --force --json')
-    .action(run(async (source: string, opts: { force?: boolean; json?: boolean }) => (await import('./commands/import.js')).runImport(io, source, opts)));
+    .addHelpText('after', '\nReads workflows/<key>/workflow.json and guides/<key>/guide.json with the files their "@" fields\nreference, and writes workflows/<key>/workflow.yaml (guides/<key>/guide.yaml) with the same files.\nNothing is committed: run `knock-env commit` next. $schema and __readonly are dropped; partials,\nlayouts, translations and message types are reported as not imported.\nExits 0 when everything was imported, 3 when something could not be (invalid key or content),\n4 when resources already exist (pass --force to replace them).\n\nExamples:\n  $ knock-env import ../knock-pull\n  $ knock-env import ../knock-pull --force --json\n  $ KNOCK_SERVICE_TOKEN=... knock-env import --from-knock development')
+    .action(run(async (source: string | undefined, opts: { force?: boolean; json?: boolean; fromKnock?: string; tokenFile?: string }) => (await import('./commands/import.js')).runImportCommand(io, source, opts)));
 
   program
     .command('export <dir>')
@@ -310,6 +313,7 @@ Example:
     .action(run(async (environment: string | undefined, opts: { json?: boolean; limit?: string; promotions?: boolean }) => (await import('./commands/log.js')).runLog(io, environment, opts)));
 
   registerServerCommands(program, io, run);
+  registerDeployCommands(program, io, run);
 
   return program;
 }

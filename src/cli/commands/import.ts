@@ -39,3 +39,15 @@ export async function runImport(io: Io, source: string, opts: { json?: boolean; 
   }
   return code;
 }
+
+/** `import <dir>` or `import --from-knock <env>`: exactly one source. */
+export async function runImportCommand(io: Io, source: string | undefined, opts: { json?: boolean; force?: boolean; fromKnock?: string; tokenFile?: string }): Promise<number> {
+  if ((source === undefined) === (opts.fromKnock === undefined)) {
+    const { KnockEnvError } = await import('../../core/errors.js');
+    throw new KnockEnvError('USAGE', source === undefined ? 'Say what to import: a folder in the Knock CLI\'s layout, or --from-knock <env>.' : 'Import from a folder or from Knock, not both.', {
+      hint: 'For example `knock-env import ../knock-pull` or `knock-env import --from-knock development`.',
+    });
+  }
+  if (opts.fromKnock !== undefined) return (await import('./deploy-run.js')).runImportFromKnock(io, opts.fromKnock, opts);
+  return runImport(io, source!, opts);
+}

@@ -154,6 +154,7 @@ export async function planDeployment(
   config: Awaited<ReturnType<typeof loadConfig>>,
   index: number,
   cache: DesiredCache,
+  what: { resolvePromotions: boolean } = { resolvePromotions: true },
 ): Promise<DeployPlan> {
   const environment = options.environment;
   const knockEnvironment = knockEnvironmentOf(config, environment);
@@ -167,7 +168,7 @@ export async function planDeployment(
   const interrupted = journal ? await stateIfPresent(project, journal.commit, cache) : null;
   const live = await readLiveState(client, knockEnvironment, { withDrafts: true });
   const resources = classifyResources({ environment, lower: lowerSlug, desired, lastDeployed, interrupted, live });
-  if (lower) await resolvePromotions(client, resources, desired, lower, Boolean(options.force));
+  if (lower && what.resolvePromotions) await resolvePromotions(client, resources, desired, lower, Boolean(options.force));
   await nameDriftAuthors(client, resources, knockEnvironment);
   const refusals: DeployPlan['refusals'] = [];
   for (const r of resources) {
