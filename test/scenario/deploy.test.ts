@@ -10,6 +10,7 @@ import { importKnockDirectory } from '../../src/core/ops/import.js';
 import { initProject } from '../../src/core/ops/init.js';
 import { promoteEnvironment } from '../../src/core/ops/promote.js';
 import { readAuditTrail } from '../../src/core/ops/audit.js';
+import { diagnose } from '../../src/core/ops/doctor.js';
 import { openProject } from '../../src/core/project.js';
 import { KNOCK_TEMPLATES, coreOptionsFor, diskFs, git, tempDir } from '../helpers/repo.js';
 import { KnockStandin } from '../support/knock-standin.js';
@@ -155,6 +156,8 @@ describe('deploy to Knock', () => {
     expect(existsSync(journalPath(`${dir}/.git`))).toBe(true);
     expect(await auditDeploys(dir)).toHaveLength(0);
     expect(standin.commitsOf('development').length).toBeGreaterThanOrEqual(3);
+    const doctor = await diagnose(coreOptionsFor(dir));
+    expect(doctor.findings.filter((f) => f.check === 'deploy')).toEqual([expect.objectContaining({ code: 'deploy-incomplete', environment: 'development', message: expect.stringContaining('3 of') })]);
     standin.faults = {};
     standin.resetCalls();
     const resumed = await deploy(dir, 'development');
@@ -163,6 +166,7 @@ describe('deploy to Knock', () => {
     expect(resumed.writes).toBe(resumed.plan.counts.created);
     expect(existsSync(journalPath(`${dir}/.git`))).toBe(false);
     expect(await auditDeploys(dir)).toHaveLength(1);
+    expect((await diagnose(coreOptionsFor(dir))).findings.filter((f) => f.check === 'deploy')).toEqual([]);
   });
 
   it('rides out a rate limit and a 5xx through the client\'s retries', async () => {

@@ -19,11 +19,12 @@ import { followCheckedOutBranch } from './commit.js';
 import { commitsBetween } from './plan.js';
 import { TRAILER, shortOid, signatureOf, withRepositoryLock } from './shared.js';
 import { pendingPush, withRemote, type PlannedPush } from '../remote/sync.js';
+import { checkDeployJournal } from '../deploy/doctor-check.js';
 
-export type DoctorCheck = 'chain' | 'ownership' | 'schema' | 'audit';
+export type DoctorCheck = 'chain' | 'ownership' | 'schema' | 'audit' | 'deploy';
 
 /** Checks in the order they run and are reported. */
-export const DOCTOR_CHECKS: readonly DoctorCheck[] = ['chain', 'ownership', 'schema', 'audit'];
+export const DOCTOR_CHECKS: readonly DoctorCheck[] = ['chain', 'ownership', 'schema', 'audit', 'deploy'];
 
 /** What a finding is about; stable, for scripts and tests. */
 export type FindingCode =
@@ -46,7 +47,9 @@ export type FindingCode =
   /** A commit on an environment branch carries no Knock-Env-Operation trailer. */
   | 'untracked-commit'
   /** A push to the remote stopped between two branches; the remote's chain holds but the change is half published. */
-  | 'push-incomplete';
+  | 'push-incomplete'
+  /** A deploy to Knock stopped before it was read back and recorded; the next deploy completes it. */
+  | 'deploy-incomplete';
 
 export interface DoctorFinding {
   check: DoctorCheck;
@@ -191,6 +194,7 @@ async function examine(project: Project): Promise<Examination> {
     ...(await checkOwnership(project, snapshot)),
     ...(await checkSchemas(project, snapshot)),
     ...(await checkAudit(project, snapshot)),
+    ...(await checkDeployJournal(project)),
   ];
   const pending = await pendingPush(project);
   if (pending) findings.unshift(pushIncomplete(pending));
