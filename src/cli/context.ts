@@ -10,7 +10,7 @@ import type { Io } from './io.js';
 
 export const fs: FileSystem = nodeFs as unknown as FileSystem;
 
-function isAlive(pid: number): boolean {
+export function isAlive(pid: number): boolean {
   try {
     process.kill(pid, 0);
     return true;

@@ -4,13 +4,38 @@ import type { ValidationIssue } from '../core/validate/types.js';
 import { keyProblem } from '../core/keys.js';
 import { line, type Io } from './io.js';
 
+// Matching control characters is the point here.
+// eslint-disable-next-line no-control-regex
+const CONTROL = /[\u0000-\u0008\u000b-\u001f\u007f-\u009f]/g;
+
+/**
+ * Control characters other than tab and newline written as `\u001b`: text
+ * that comes from files or trigger data never reaches a terminal as escape
+ * sequences (clearing it, retitling it, hiding lines).
+ */
+export function escapeControl(text: string): string {
+  return text.replace(CONTROL, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
+}
+
+/** `escapeControl` applied to every string in a JSON-like value. */
+export function escapeControlDeep<T>(value: T): T {
+  if (typeof value === 'string') return escapeControl(value) as T;
+  if (Array.isArray(value)) return value.map((v: unknown) => escapeControlDeep(v)) as T;
+  if (value !== null && typeof value === 'object') {
+    const out: Record<string, unknown> = {};
+    for (const [key, v] of Object.entries(value)) Object.defineProperty(out, escapeControl(key), { value: escapeControlDeep(v), enumerable: true, writable: true, configurable: true });
+    return out as T;
+  }
+  return value;
+}
+
 export function issueLocation(issue: ValidationIssue): string {
   const where = issue.line !== undefined ? `${issue.file}:${issue.line}:${issue.column ?? 1}` : issue.file;
   return issue.pointer ? `${where} (${issue.pointer === '' ? '/' : issue.pointer})` : where;
 }
 
 export function formatIssues(issues: ValidationIssue[], c: ChalkInstance): string {
-  return issues.map((i) => `${c.bold(issueLocation(i))} ${c.red('error')} ${i.message} ${c.dim(`[${i.code}]`)}`).join('\n');
+  return issues.map((i) => `${c.bold(escapeControl(issueLocation(i)))} ${c.red('error')} ${escapeControl(i.message)} ${c.dim(`[${i.code}]`)}`).join('\n');
 }
 
 const SIGN: Record<string, string> = { added: '+', modified: '~', deleted: '-' };

@@ -351,6 +351,8 @@ export async function main(argv: string[], io: Io = createIo()): Promise<number>
       program.outputHelp();
       return EXIT.usage;
     }
+    // `doctor` without --fix reports an interrupted operation instead of finishing it.
+    if (!(argv[2] === 'doctor' && !argv.includes('--fix'))) await (await import('./recover.js')).finishInterruptedFirst(io);
     await program.parseAsync(argv);
     return code;
   } catch (error) {

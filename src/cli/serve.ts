@@ -9,10 +9,11 @@ import type { GitStore } from '../core/git/objects.js';
 import { readRef } from '../core/git/refs.js';
 import { AUDIT_REF, branchRef, environmentSlugs, HIGHEST_ENVIRONMENT, loadConfigAt } from '../core/project.js';
 import { readCredentials, verifyMemberToken } from '../core/server/credentials.js';
+import { PUSH_API_KEY_VARIABLE } from '../core/server/identity.js';
 import type { KnockEnvConfig } from '../core/validate/config.js';
 
 /** The environment variable that carries a pusher's API key from the server to the pre-receive hook. */
-export const PUSH_API_KEY_ENV = 'KNOCK_ENV_PUSH_API_KEY';
+export const PUSH_API_KEY_ENV = PUSH_API_KEY_VARIABLE;
 export const REALM = 'knock-env';
 
 export interface ServerOptions {

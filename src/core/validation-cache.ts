@@ -8,7 +8,7 @@ import { SCHEMA_NAMES, schemaUrl } from './validate/schemas.js';
  * Bump when validation rules change in code (not in schemas/, which are
  * fingerprinted by content), so cached verdicts of the old rules are dropped.
  */
-const RULES_VERSION = 2;
+const RULES_VERSION = 3;
 
 let fingerprint: string | undefined;
 

@@ -6,7 +6,7 @@ import { hashObject, readObject } from './git/objects.js';
 import { compareNames, entryAt, MODE_EXEC, MODE_FILE, MODE_LINK, MODE_TREE, isTreeMode, listFiles, readTree, serializeTree, type TreeDifference, type TreeEntry } from './git/tree.js';
 import type { Project } from './project.js';
 import { isManagedPath, MANAGED_TOP_LEVEL } from './resources.js';
-import type { SourceReader } from './validate/types.js';
+import type { SourceReader, SpecialEntry } from './validate/types.js';
 
 export interface WorkingFile {
   path: string;
@@ -16,9 +16,11 @@ export interface WorkingFile {
   content?: Buffer;
 }
 
-function modeOf(stat: QuickStat): string {
+/** The git mode of a file, or null for what git cannot store (a FIFO, a socket, a device): the scan leaves those out. */
+function modeOf(stat: QuickStat): string | null {
   const mode = stat.mode;
   if ((mode & 0o170000) === 0o120000) return MODE_LINK;
+  if ((mode & 0o170000) !== 0o100000) return null;
   return mode & 0o111 ? MODE_EXEC : MODE_FILE;
 }
 
@@ -57,6 +59,7 @@ export async function scanWorkingTree(project: Project, index: GitIndex): Promis
     if (stat === null) return;
     const entry = index.entries.get(path);
     const mode = modeOf(stat);
+    if (mode === null) return;
     if (entry && statMatches(entry, stat, index.mtimeNs)) files.set(path, { path, oid: entry.oid, mode });
     else toHash.push({ path, mode });
   };
@@ -78,7 +81,6 @@ export async function scanWorkingTree(project: Project, index: GitIndex): Promis
     const visitSync = (path: string): void => {
       const stat = lstatSync(`${project.dir}/${path}`, { throwIfNoEntry: false });
       if (stat === undefined) return;
-      const mode = modeOf(stat);
       if (stat.isDirectory()) {
         let names;
         try {
@@ -98,12 +100,13 @@ export async function scanWorkingTree(project: Project, index: GitIndex): Promis
         }
         return;
       }
-      visitFileSync(path, stat, mode);
+      visitFileSync(path, stat);
     };
-    const visitFileSync = (path: string, known?: QuickStat, knownMode?: string): void => {
+    const visitFileSync = (path: string, known?: QuickStat): void => {
       const stat = known ?? lstatSync(`${project.dir}/${path}`, { throwIfNoEntry: false });
       if (stat === undefined) return;
-      const mode = knownMode ?? modeOf(stat);
+      const mode = modeOf(stat);
+      if (mode === null) return;
       const entry = index.entries.get(path);
       if (entry && statMatches(entry, stat, index.mtimeNs)) files.set(path, { path, oid: entry.oid, mode });
       else toHash.push({ path, mode });
@@ -284,38 +287,107 @@ export async function writeIndexStamp(project: Project, stamp: string | null): P
   await project.fs.promises.writeFile(path, `${stamp}\n`);
 }
 
-/** Reads files of the working tree (never following a symlink out of it). */
+/**
+ * Reads files of the working tree. A path through a symbolic link (the file
+ * itself or any folder on the way) reads as no file: what is read is then
+ * always what git would store for that path.
+ */
 export function workingTreeReader(project: Project): SourceReader {
+  const regular = async (path: string): Promise<{ size: number } | null> => {
+    const parts = path.split('/');
+    for (let i = 1; i < parts.length; i++) {
+      const stat = await project.fs.promises.lstat(`${project.dir}/${parts.slice(0, i).join('/')}`).catch(() => null);
+      if (stat === null || !stat.isDirectory()) return null;
+    }
+    const stat = await project.fs.promises.lstat(`${project.dir}/${path}`).catch(() => null);
+    return stat?.isFile() ? { size: Number(stat.size) } : null;
+  };
+  return {
+    read: async (path) => ((await regular(path)) === null ? null : readIfExists(project.fs, `${project.dir}/${path}`)),
+    size: async (path) => (await regular(path))?.size ?? null,
+    specialEntries: (dir) => specialEntriesOnDisk(project, dir),
+  };
+}
+
+/** Symbolic links and other entries that are not files or folders, at, above or below a folder of the working tree. */
+async function specialEntriesOnDisk(project: Project, dir: string): Promise<SpecialEntry[]> {
+  const { promises: fsp } = project.fs;
+  const out: SpecialEntry[] = [];
+  const parts = dir.split('/');
+  for (let i = 1; i <= parts.length; i++) {
+    const path = parts.slice(0, i).join('/');
+    const stat = await fsp.lstat(`${project.dir}/${path}`).catch(() => null);
+    if (stat === null) return out;
+    if (stat.isSymbolicLink()) return [{ path, kind: 'symlink' }];
+    if (!stat.isDirectory()) return i === parts.length && !stat.isFile() ? [{ path, kind: 'other' }] : out;
+  }
+  const walk = async (relative: string): Promise<void> => {
+    const dirents = await fsp.readdir(`${project.dir}/${relative}`, { withFileTypes: true }).catch(() => []);
+    for (const dirent of dirents) {
+      const path = `${relative}/${String(dirent.name)}`;
+      if (dirent.isSymbolicLink()) out.push({ path, kind: 'symlink' });
+      else if (dirent.isDirectory()) await walk(path);
+      else if (!dirent.isFile()) out.push({ path, kind: 'other' });
+    }
+  };
+  await walk(dir);
+  return out.sort((a, b) => compareNames(a.path, b.path));
+}
+
+/**
+ * Serves the files of a scan: from memory when the scan read them, else from
+ * the working tree. A path the scan did not see (a hidden file git does not
+ * track) or saw as a symbolic link reads as no file, so that what is read is
+ * exactly what the scan's tree ids name.
+ */
+export function cachedReader(base: SourceReader, files: Map<string, WorkingFile>): SourceReader {
+  const seen = (path: string): WorkingFile | undefined => {
+    const file = files.get(path);
+    return file === undefined || file.mode === MODE_LINK ? undefined : file;
+  };
   return {
     read: async (path) => {
-      const abs = `${project.dir}/${path}`;
-      const stat = await project.fs.promises.lstat(abs).catch(() => null);
-      if (stat === null || !stat.isFile()) return null;
-      return readIfExists(project.fs, abs);
+      const file = seen(path);
+      return file === undefined ? null : (file.content ?? base.read(path));
     },
     size: async (path) => {
-      const stat = await project.fs.promises.lstat(`${project.dir}/${path}`).catch(() => null);
-      return stat?.isFile() ? stat.size : null;
+      const file = seen(path);
+      if (file === undefined) return null;
+      return file.content?.length ?? (base.size ? base.size(path) : null);
     },
+    ...(base.specialEntries ? { specialEntries: base.specialEntries } : {}),
   };
 }
 
-/** Serves files the scan already read from memory, the rest from the working tree. */
-export function cachedReader(base: SourceReader, files: Map<string, WorkingFile>): SourceReader {
-  return {
-    read: async (path) => files.get(path)?.content ?? base.read(path),
-    size: async (path) => files.get(path)?.content?.length ?? (base.size ? base.size(path) : null),
-  };
-}
-
-/** Reads files of a committed tree. */
+/** Reads files of a committed tree; a symbolic link or a submodule reads as no file. */
 export function treeReader(project: Project, treeOid: string): SourceReader {
   return {
     read: async (path) => {
       const entry = await entryAt(project, treeOid, path);
-      return entry && !isTreeMode(entry.mode) ? (await readObject(project, entry.oid)).content : null;
+      return entry && isRegularMode(entry.mode) ? (await readObject(project, entry.oid)).content : null;
+    },
+    specialEntries: async (dir) => {
+      const parts = dir.split('/');
+      for (let i = 1; i <= parts.length; i++) {
+        const path = parts.slice(0, i).join('/');
+        const entry = await entryAt(project, treeOid, path);
+        if (entry === null) return [];
+        if (!isTreeMode(entry.mode)) return isRegularMode(entry.mode) ? [] : [{ path, kind: specialKind(entry.mode) }];
+        if (i === parts.length) {
+          return (await listFiles(project, entry.oid, dir)).filter((f) => !isRegularMode(f.mode)).map((f) => ({ path: f.path, kind: specialKind(f.mode) }));
+        }
+      }
+      return [];
     },
   };
+}
+
+function isRegularMode(mode: string): boolean {
+  return mode === MODE_FILE || mode === MODE_EXEC;
+}
+
+function specialKind(mode: string): SpecialEntry['kind'] {
+  return mode === MODE_LINK ? 'symlink' : mode === '160000' ? 'submodule' : 'other';
 }
 
 export async function statFile(project: Project, path: string): Promise<StatLike> {

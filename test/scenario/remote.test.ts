@@ -2,12 +2,11 @@ import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { isKnockEnvError } from '../../src/core/errors.js';
-import { commitChanges } from '../../src/core/ops/commit.js';
-import { diagnose } from '../../src/core/ops/doctor.js';
-import { promoteEnvironment } from '../../src/core/ops/promote.js';
-import { setAccountSetting } from '../../src/core/ops/settings.js';
+import { commitChanges as commitLocally, type CommitOptions } from '../../src/core/ops/commit.js';
+import { promoteEnvironment as promoteLocally, type PromoteOptions } from '../../src/core/ops/promote.js';
+import { setAccountSetting as setLocally } from '../../src/core/ops/settings.js';
 import { scaffoldResource } from '../../src/core/ops/scaffold.js';
-import { fetchRemote, pullRemote, pushRemote } from '../../src/core/remote/sync.js';
+import { diagnoseWithRemote as diagnose, fetchRemote, pullRemote, pushRemote, withRemote } from '../../src/core/remote/sync.js';
 import type { RemoteAccess } from '../../src/core/remote/transport.js';
 import { assertChain, cli, coreOptionsFor, git, gitCode } from '../helpers/repo.js';
 import { OWNER, startTeamServer, type TeamServer } from '../helpers/server.js';
@@ -16,6 +15,11 @@ import { startServer } from '../../src/cli/serve.js';
 import { initProject } from '../../src/core/ops/init.js';
 
 const BOB = { name: 'Bob Byte', email: 'bob@example.com' };
+
+// Operations act against the remote through the one wrapper above them, as the CLI calls them.
+const commitChanges = (options: CommitOptions) => withRemote(options, commitLocally);
+const promoteEnvironment = (options: PromoteOptions) => withRemote(options, promoteLocally);
+const setAccountSetting = (options: Parameters<typeof setLocally>[0]) => withRemote(options, setLocally);
 
 let server: TeamServer;
 

@@ -86,10 +86,12 @@ describe('validateResource: YAML problems', () => {
     expect(performance.now() - started).toBeLessThan(2000);
   });
 
-  it('parses the deepest block nesting that fits in the size limit', async () => {
-    const deep = Array.from({ length: 1300 }, (_, i) => `${' '.repeat(i)}k:`).join('\n');
-    const result = await validate({ [MAIN]: `name: n\nsteps: []\nsettings:\n${deep.replace(/^/gm, '  ')} 1\n` });
-    expect(result.issues).toEqual([]);
+  it('refuses block nesting past the depth limit at its place, and parses it just below', async () => {
+    const nested = (levels: number) => Array.from({ length: levels }, (_, i) => `${' '.repeat(i)}k:`).join('\n');
+    const deep = await validate({ [MAIN]: `name: n\nsteps: []\nsettings:\n${nested(1300).replace(/^/gm, '  ')} 1\n` });
+    expect(deep.issues).toEqual([expect.objectContaining({ file: MAIN, line: 103, column: 102, code: 'yaml-syntax', message: 'Block collections nest more than 100 levels deep.' })]);
+    const fine = await validate({ [MAIN]: `name: n\nsteps: []\nsettings:\n${nested(90).replace(/^/gm, '  ')} 1\n` });
+    expect(fine.issues).toEqual([]);
   });
 
   it('refuses text that is not UTF-8', async () => {
@@ -314,12 +316,19 @@ describe('validateResource: @ file references', () => {
     expect(result.issues.map((i) => [i.pointer, i.code])).toEqual([['/1/content@', 'file-ref-escapes']]);
   });
 
-  it('walks deeply nested referenced JSON without exhausting the stack', async () => {
+  it('refuses deeply nested referenced JSON at its place without exhausting the stack', async () => {
     const text = VALID.replace('html_body@: email_1/body.html', 'visual_blocks@: email_1/visual_blocks.json');
     const nested = `${'['.repeat(200_000)}{"content@":"nowhere.md"}${']'.repeat(200_000)}`;
     const result = await validate({ [MAIN]: text, [`${WF}/email_1/visual_blocks.json`]: nested });
+    expect(result.issues).toEqual([expect.objectContaining({ file: `${WF}/email_1/visual_blocks.json`, code: 'json-syntax', line: 1, column: 101 })]);
+  });
+
+  it('follows @ references in referenced JSON nested up to the depth limit', async () => {
+    const text = VALID.replace('html_body@: email_1/body.html', 'visual_blocks@: email_1/visual_blocks.json');
+    const nested = `${'['.repeat(99)}{"content@":"nowhere.md"}${']'.repeat(99)}`;
+    const result = await validate({ [MAIN]: text, [`${WF}/email_1/visual_blocks.json`]: nested });
     expect(result.issues).toEqual([
-      expect.objectContaining({ file: `${WF}/email_1/visual_blocks.json`, code: 'file-ref-missing', pointer: `${'/0'.repeat(200_000)}/content@` }),
+      expect.objectContaining({ file: `${WF}/email_1/visual_blocks.json`, code: 'file-ref-missing', pointer: `${'/0'.repeat(99)}/content@` }),
     ]);
   });
 

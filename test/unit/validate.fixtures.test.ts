@@ -4,7 +4,7 @@ import path from 'node:path';
 import YAML from 'yaml';
 import { validateResource } from '../../src/core/validate/index.js';
 import { knockResourceToFiles } from '../../src/core/knock-format/import.js';
-import { fastParseYaml, NOT_HANDLED } from '../../src/core/validate/yaml.js';
+import { fastParseYaml, NOT_HANDLED } from '../../src/core/validate/yaml-fast.js';
 import type { ResourceKind } from '../../src/core/resources.js';
 import { demoDir, knockTemplatesDir, memoryReader, readTree, underFolder } from './validate-helpers.js';
 

@@ -1,15 +1,10 @@
 import { describe, it, expect } from 'vitest';
 import { isDeepStrictEqual, inspect } from 'node:util';
 import YAML from 'yaml';
-import {
-  fastParseYaml,
-  NOT_HANDLED,
-  parseYaml,
-  slowParseYaml,
-  SourcePositions,
-  LIMITS,
-  MAX_FLOW_DEPTH,
-} from '../../src/core/validate/yaml.js';
+import { LIMITS, MAX_FLOW_DEPTH } from '../../src/core/validate/limits.js';
+import { SourcePositions } from '../../src/core/validate/positions.js';
+import { parseYaml, slowParseYaml } from '../../src/core/validate/yaml.js';
+import { fastParseYaml, NOT_HANDLED } from '../../src/core/validate/yaml-fast.js';
 
 /** What the `yaml` package makes of a text: its data, or 'error'. */
 function reference(text: string): unknown {

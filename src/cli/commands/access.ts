@@ -1,3 +1,4 @@
+import { withRemote } from '../../core/remote/sync.js';
 import { describePrincipal } from '../../core/access.js';
 import { changeMember, createKey, listKeys, listMembers, revokeKey, whoAmI } from '../../core/ops/members.js';
 import { coreOptions, fs, readerOptions } from '../context.js';
@@ -22,14 +23,14 @@ export async function runMembersList(io: Io, opts: { json?: boolean }): Promise<
 }
 
 export async function runMembersChange(io: Io, change: Parameters<typeof changeMember>[0]['change'], opts: { json?: boolean }): Promise<number> {
-  const result = await changeMember({ ...coreOptions(io, io.cwd), change });
+  const result = await withRemote({ ...coreOptions(io, io.cwd), change }, changeMember);
   if (opts.json) writeJson(io, result);
   else line(io.err, `${io.color.green('✔')} ${change.action === 'add' ? `Added ${change.email}` : change.action === 'remove' ? `Removed ${change.email}` : `${change.email} is now ${change.role}`} (${result.commit.slice(0, 7)} on production, merged down)`);
   return 0;
 }
 
 export async function runKeysCreate(io: Io, opts: { env: string; role?: string; name: string; json?: boolean }): Promise<number> {
-  const key = await createKey({ ...coreOptions(io, io.cwd), environment: opts.env, name: opts.name, ...(opts.role ? { role: opts.role } : {}) });
+  const key = await withRemote({ ...coreOptions(io, io.cwd), environment: opts.env, name: opts.name, ...(opts.role ? { role: opts.role } : {}) }, createKey);
   if (opts.json) writeJson(io, key);
   else {
     line(io.err, `${io.color.green('✔')} Created API key "${key.name}" (${key.role} in ${key.environment}). The secret is shown once; only its hash is stored:`);
@@ -48,7 +49,7 @@ export async function runKeysList(io: Io, opts: { json?: boolean }): Promise<num
 }
 
 export async function runKeysRevoke(io: Io, name: string, opts: { json?: boolean }): Promise<number> {
-  const result = await revokeKey({ ...coreOptions(io, io.cwd), name });
+  const result = await withRemote({ ...coreOptions(io, io.cwd), name }, revokeKey);
   if (opts.json) writeJson(io, result);
   else line(io.err, `${io.color.green('✔')} Revoked API key "${name}"; it no longer works (${result.commit.slice(0, 7)}).`);
   return 0;

@@ -1,9 +1,10 @@
+import { withRemote } from '../../core/remote/sync.js';
 import { commitChanges } from '../../core/ops/commit.js';
 import { coreOptions } from '../context.js';
 import { line, writeJson, type Io } from '../io.js';
 
 export async function runCommit(io: Io, paths: string[], opts: { message: string; json?: boolean }): Promise<number> {
-  const result = await commitChanges({ ...coreOptions(io, io.cwd), message: opts.message, paths });
+  const result = await withRemote({ ...coreOptions(io, io.cwd), message: opts.message, paths }, commitChanges);
   if (opts.json) {
     writeJson(io, result);
     return 0;

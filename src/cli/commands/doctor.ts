@@ -1,5 +1,6 @@
+import { diagnoseWithRemote } from '../../core/remote/sync.js';
 import type { ChalkInstance } from 'chalk';
-import { diagnose, DOCTOR_CHECKS, type DoctorCheck, type DoctorFinding, type DoctorReport } from '../../core/ops/doctor.js';
+import { DOCTOR_CHECKS, type DoctorCheck, type DoctorFinding, type DoctorReport } from '../../core/ops/doctor.js';
 import { coreOptions, readerOptions } from '../context.js';
 import { EXIT } from '../exit-codes.js';
 import { line, writeJson, type Io } from '../io.js';
@@ -44,7 +45,7 @@ export async function runDoctor(io: Io, opts: { fix?: boolean; json?: boolean })
   const reader = readerOptions(io, io.cwd);
   // Looking needs no git identity; repairing writes commits, so it does.
   const base = opts.fix ? coreOptions(io, io.cwd) : { ...reader, actor: reader.actor ?? { name: '', email: '' } };
-  const report = await diagnose({ ...base, fix: Boolean(opts.fix) });
+  const report = await diagnoseWithRemote({ ...base, fix: Boolean(opts.fix) });
   const code = report.healthy ? EXIT.success : EXIT.refused;
   if (opts.json) {
     writeJson(io, report);

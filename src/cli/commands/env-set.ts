@@ -1,3 +1,4 @@
+import { withRemote } from '../../core/remote/sync.js';
 import { setEnvironmentSetting } from '../../core/ops/environment-settings.js';
 import { parseSwitch } from '../../core/ops/settings.js';
 import { coreOptions } from '../context.js';
@@ -5,7 +6,7 @@ import { line, writeJson, type Io } from '../io.js';
 
 export async function runEnvSet(io: Io, environment: string, name: string, value: string, opts: { json?: boolean }): Promise<number> {
   const on = parseSwitch(value);
-  const result = await setEnvironmentSetting({ ...coreOptions(io, io.cwd), environment, name, value: on });
+  const result = await withRemote({ ...coreOptions(io, io.cwd), environment, name, value: on }, setEnvironmentSetting);
   if (opts.json) {
     writeJson(io, result);
     return 0;

@@ -1,3 +1,4 @@
+import { withRemote } from '../../core/remote/sync.js';
 import { createEnvironment, listEnvironments } from '../../core/ops/environments.js';
 import { coreOptions, readerOptions } from '../context.js';
 import { line, writeJson, type Io } from '../io.js';
@@ -17,7 +18,7 @@ export async function runEnvList(io: Io, opts: { json?: boolean }): Promise<numb
 }
 
 export async function runEnvCreate(io: Io, slug: string, opts: { name?: string; json?: boolean }): Promise<number> {
-  const result = await createEnvironment({ ...coreOptions(io, io.cwd), slug, ...(opts.name ? { name: opts.name } : {}) });
+  const result = await withRemote({ ...coreOptions(io, io.cwd), slug, ...(opts.name ? { name: opts.name } : {}) }, createEnvironment);
   if (opts.json) writeJson(io, result);
   else {
     line(io.err, `${io.color.green('✔')} Created environment ${io.color.bold(slug)} at ${result.head.slice(0, 7)}`);

@@ -1,3 +1,4 @@
+import { withRemote } from '../../core/remote/sync.js';
 import { planFileTextsIn } from '../../core/ops/plan-details.js';
 import { promoteEnvironment, type PromotionPlan } from '../../core/ops/promote.js';
 import { coreOptions, fs } from '../context.js';
@@ -33,7 +34,7 @@ export async function runPromote(io: Io, environment: string, opts: { to?: strin
   const format = (opts.json ? 'json' : opts.format ?? 'text') as PlanFormat;
   const json = format === 'json';
   const markdown = format === 'markdown';
-  const result = await promoteEnvironment({
+  const result = await withRemote({
     ...coreOptions(io, io.cwd),
     environment,
     ...(opts.to ? { to: opts.to } : {}),
@@ -43,7 +44,7 @@ export async function runPromote(io: Io, environment: string, opts: { to?: strin
       else if (!json) printPromotionPlan(io, plan);
       return confirmOrRefuse(io, opts.yes, { doing: `Promoting ${plan.environment}`, question: `Promote ${plan.environment} to ${plan.to.commit.slice(0, 7)}?`, verb: 'promote' });
     },
-  });
+  }, promoteEnvironment);
   if (json) {
     writeJson(io, { promoted: result.promoted, upToDate: result.plan.upToDate, dryRun: Boolean(opts.dryRun), auditEvent: result.auditEvent ?? null, plan: planJson(result.plan) });
     return 0;

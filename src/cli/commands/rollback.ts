@@ -1,3 +1,4 @@
+import { withRemote } from '../../core/remote/sync.js';
 import { rollbackEnvironment, type RollbackPlan } from '../../core/ops/rollback.js';
 import { coreOptions } from '../context.js';
 import { formatPlanBody, planCounts } from '../format.js';
@@ -13,7 +14,7 @@ function printRollbackPlan(io: Io, plan: RollbackPlan): void {
 }
 
 export async function runRollback(io: Io, environment: string, opts: { to?: string; dryRun?: boolean; yes?: boolean; json?: boolean }): Promise<number> {
-  const result = await rollbackEnvironment({
+  const result = await withRemote({
     ...coreOptions(io, io.cwd),
     environment,
     ...(opts.to ? { to: opts.to } : {}),
@@ -22,7 +23,7 @@ export async function runRollback(io: Io, environment: string, opts: { to?: stri
       if (!opts.json) printRollbackPlan(io, plan);
       return confirmOrRefuse(io, opts.yes, { doing: `Rolling back ${plan.environment}`, question: `Roll back ${plan.environment}?`, verb: 'roll back' });
     },
-  });
+  }, rollbackEnvironment);
   if (opts.json) {
     const { differences, ...plan } = result.plan;
     writeJson(io, { rolledBack: result.rolledBack, dryRun: Boolean(opts.dryRun), commit: result.commit ?? null, auditEvent: result.auditEvent ?? null, mergedInto: result.mergedInto, plan: { ...plan, files: differences.map((d) => ({ path: d.path, status: d.status })) } });

@@ -6,6 +6,7 @@ import { runWorkflow, type RenderedField, type RunReport, type StepReport } from
 import type { ConditionGroupReport, ConditionReport } from '../../core/run/conditions.js';
 import { readerOptions } from '../context.js';
 import { EXIT } from '../exit-codes.js';
+import { escapeControlDeep } from '../format.js';
 import { line, writeJson, type Io } from '../io.js';
 
 export interface RunCommandOptions {
@@ -86,7 +87,7 @@ export async function runRun(io: Io, workflow: string, opts: RunCommandOptions):
   });
   const failed = report.issues.length > 0 || !report.triggerData.valid;
   if (opts.json) writeJson(io, report);
-  else printReport(io, report);
+  else printReport(io, escapeControlDeep(report));
   return failed ? EXIT.validationFailed : EXIT.success;
 }
 

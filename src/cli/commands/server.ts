@@ -16,10 +16,14 @@ export function registerServerCommands(program: Command, io: Io, run: (fn: (...a
       `
 Run by git in the server's bare repository before it moves any ref; it reads the pushed objects
 from git's quarantine (GIT_QUARANTINE_PATH, GIT_OBJECT_DIRECTORY, GIT_ALTERNATE_OBJECT_DIRECTORIES).
-The pusher is REMOTE_USER (a member's email) or the API key in KNOCK_ENV_PUSH_API_KEY, both set by
-\`knock-env serve\`; roles, environments and settings are read from knock-env.yaml on the server's
-production branch as it was before the push. Every refusal is printed on stderr (the pusher sees it
-as "remote: ...") and the hook exits 1, so git refuses the whole push.
+The pusher is the API key in KNOCK_ENV_PUSH_API_KEY (set by \`knock-env serve\`), else the forge's
+own variable (GitLab GL_USERNAME or GL_ID, GitHub Enterprise GITHUB_USER_LOGIN, Gitea/Forgejo
+GITEA_PUSHER_NAME and GITEA_PUSHER_EMAIL, gitolite GL_USER), else REMOTE_USER; a name becomes a
+member's email through \`git config knock-env.identity.<forge>.<user> <email>\` in the repository
+(remote-user for REMOTE_USER), or is one already. Roles, environments and settings are read from
+knock-env.yaml on the server's production branch as it was before the push. Every refusal is
+printed on stderr (the pusher sees it as "remote: ...") and the hook exits 4, so git refuses the
+whole push.
 
 Rules: environment branches are never deleted or moved backwards, and the chain holds after the
 push (each environment's head is an ancestor of the one below it); every new commit on an
@@ -37,24 +41,39 @@ Example (what git runs; to try a push by hand):
   const server = program.command('server').description('set up a bare repository as a knock-env server that enforces the rules on every push');
   server
     .command('install <bare-repo>')
-    .description('install the pre-receive hook and the git settings a knock-env server needs (safe to run again)')
-    .option('--json', 'print the result as JSON')
+    .description('install the pre-receive hook where the git server runs it, or write what a forge\'s admin uploads (safe to run again)')
+    .option('--forge <forge>', 'the git server in front of the repository: gitlab, github-enterprise, gitea (also Forgejo) or gitolite')
+    .option('--out <dir>', 'with --forge github-enterprise: the folder for pre-receive.sh and its Dockerfile (default: knock-env-github-enterprise)')
+    .option('--json', 'print { repository, forge, hook, hookUpdated, files, config, head, steps } as JSON')
     .addHelpText(
       'after',
       `
-Writes <bare-repo>/hooks/pre-receive (running this knock-env with the absolute path of this node,
-so it works under a minimal PATH), and sets receive.denyNonFastForwards, receive.denyDeletes and
+Without --forge (for \`knock-env serve\`, or a web server running git http-backend): writes
+<bare-repo>/hooks/pre-receive (running this knock-env with the absolute path of this node, so it
+works under a minimal PATH), and sets receive.denyNonFastForwards, receive.denyDeletes and
 receive.fsckObjects to true and HEAD to development. Refuses a repository that is not bare, that
 has no production branch with a valid knock-env.yaml, that sets core.hooksPath, or whose
 pre-receive hook was not written by knock-env. Running it again updates the hook.
 
-Example:
+With --forge, <bare-repo> is the repository's directory on the forge's server, and the hook goes
+where that forge runs it:
+  gitlab             custom_hooks/pre-receive.d/knock-env (prints the \`gitaly hooks set\` step)
+  gitea              hooks/pre-receive.d/knock-env (Gitea's hooks/pre-receive runs it; Forgejo too)
+  gitolite           hooks/pre-receive (gitolite's own checks stay in the update hook)
+  github-enterprise  nothing in the repository (use a bare clone): writes <out>/pre-receive.sh and
+                     <out>/Dockerfile for the hook environment, and prints the admin's steps
+Then it prints what is left to do by hand, such as mapping forge users to members:
+  git -C <bare-repo> config knock-env.identity.<forge>.<user> <member-email>
+
+Examples:
   $ git clone --bare my-notifications /srv/notifications.git
   $ knock-env server install /srv/notifications.git
   $ knock-env server add-user /srv/notifications.git ada@example.com
-  $ knock-env serve /srv/notifications.git`,
+  $ knock-env serve /srv/notifications.git
+  $ knock-env server install --forge gitlab /var/opt/gitlab/git-data/repositories/@hashed/ab/cd/abcd.git
+  $ knock-env server install --forge github-enterprise ./notifications.git --out ./hook --json`,
     )
-    .action(run(async (repository: string, opts: { json?: boolean }) => runServerInstall(io, repository, opts)));
+    .action(run(async (repository: string, opts: { json?: boolean; forge?: string; out?: string }) => runServerInstall(io, repository, opts)));
   server
     .command('add-user <bare-repo> <email>')
     .description("issue (or replace) a member's access token for `knock-env serve`; printed once, only its hash is kept")
@@ -106,115 +125,63 @@ Examples:
 // ---------------------------------------------------------------------------
 // The commands
 
-const HOOK_MARKER = '# knock-env pre-receive hook';
-
-function shellQuote(value: string): string {
-  return `'${value.replace(/'/g, `'\\''`)}'`;
-}
-
-async function gitOutput(args: string[], cwd?: string): Promise<{ code: number; stdout: string; stderr: string }> {
+/** Runs git with the environment of this process, minus what would point it at another repository. */
+export async function runGit(args: string[], cwd: string, env: NodeJS.ProcessEnv = process.env): Promise<{ code: number; stdout: string; stderr: string }> {
   const { execFile } = await import('node:child_process');
   return new Promise((resolvePromise) => {
-    execFile('git', args, { cwd, env: { ...process.env, GIT_DIR: undefined, GIT_WORK_TREE: undefined } }, (error, stdout, stderr) => {
+    execFile('git', args, { cwd, env: { ...env, GIT_DIR: undefined, GIT_WORK_TREE: undefined }, maxBuffer: 16 * 1024 * 1024 }, (error, stdout, stderr) => {
       const code = error ? (typeof (error as { code?: unknown }).code === 'number' ? ((error as { code: number }).code) : 1) : 0;
       resolvePromise({ code, stdout: String(stdout).trim(), stderr: String(stderr).trim() });
     });
   });
 }
 
-/** A bare repository holding a knock-env project (a production branch with a valid knock-env.yaml), or a KnockEnvError. */
-async function openServerRepository(repository: string): Promise<{ path: string; config: import('../../core/validate/config.js').KnockEnvConfig }> {
+const nodeFileSystem = async (): Promise<import('../../core/git/fs.js').FileSystem> => (await import('node:fs')) as unknown as import('../../core/git/fs.js').FileSystem;
+
+/** A bare repository holding a knock-env project, resolved against the working directory. */
+async function openServerRepository(repository: string): Promise<import('../../core/server/install.js').ServerRepository> {
   const { resolve } = await import('node:path');
-  const { existsSync, realpathSync, statSync } = await import('node:fs');
-  const { KnockEnvError } = await import('../../core/errors.js');
-  const given = resolve(process.cwd(), repository);
-  if (!existsSync(given) || !statSync(given).isDirectory()) {
-    throw new KnockEnvError('NOT_FOUND', `${given} does not exist.`, { hint: 'Create the server repository first: `git clone --bare <project> <bare-repo>`.' });
-  }
-  const path = realpathSync(given);
-  const bare = await gitOutput(['rev-parse', '--is-bare-repository'], path);
-  if (bare.code !== 0) {
-    throw new KnockEnvError('NOT_A_PROJECT', `${path} is not a git repository.`, { hint: 'Create it with `git clone --bare <project> <bare-repo>` (or `git init --bare` and push every branch).' });
-  }
-  const top = await gitOutput(['rev-parse', '--absolute-git-dir'], path);
-  if (bare.stdout !== 'true' || realpathSync(resolve(path, top.stdout)) !== path) {
-    throw new KnockEnvError('REFUSED', `${path} is not a bare repository: a server repository has no working tree.`, {
-      hint: `Make a bare copy and serve that: \`git clone --bare ${path} ${path.replace(/\/+$/, '')}.git\`.`,
-    });
-  }
-  const nodeFs = await import('node:fs');
-  const { readRef } = await import('../../core/git/refs.js');
-  const { branchRef, HIGHEST_ENVIRONMENT, loadConfigAt } = await import('../../core/project.js');
-  const store = { fs: nodeFs as unknown as import('../../core/git/fs.js').FileSystem, gitdir: path, cache: {} };
-  const head = await readRef(store, branchRef(HIGHEST_ENVIRONMENT));
-  if (head === null) {
-    throw new KnockEnvError('NOT_A_PROJECT', `${path} is not a knock-env repository: it has no ${HIGHEST_ENVIRONMENT} branch.`, {
-      hint: 'Push the project into it first: `git push --all <bare-repo>` from a knock-env project (or `git clone --bare <project> <bare-repo>`).',
-    });
-  }
-  return { path, config: await loadConfigAt(store, head) };
+  const install = await import('../../core/server/install.js');
+  return install.openServerRepository(await nodeFileSystem(), (args, cwd) => runGit(args, cwd), resolve(process.cwd(), repository));
 }
 
-export interface InstallResult {
-  repository: string;
-  hook: string;
-  /** Whether the hook file was written or changed by this run. */
-  hookUpdated: boolean;
-  config: Record<string, string>;
-  head: string;
-}
-
-/** Installs the pre-receive hook and the git settings of a knock-env server. Idempotent. */
-export async function installServer(repository: string): Promise<InstallResult> {
-  const { KnockEnvError } = await import('../../core/errors.js');
-  const { chmod, mkdir, readFile, rename, writeFile } = await import('node:fs/promises');
+/** `server install` as the CLI runs it: knock-env's own node and bin/knock-env.js go into the hook. */
+export async function installServer(repository: string, opts: { forge?: string; out?: string; cwd?: string; env?: NodeJS.ProcessEnv } = {}): Promise<import('../../core/server/install.js').InstallResult> {
+  const { resolve } = await import('node:path');
+  const { readFile } = await import('node:fs/promises');
   const { fileURLToPath } = await import('node:url');
-  const { path } = await openServerRepository(repository);
-  const hooksPath = await gitOutput(['config', '--get', 'core.hooksPath'], path);
-  if (hooksPath.stdout !== '') {
-    throw new KnockEnvError('REFUSED', `${path} sets core.hooksPath (${hooksPath.stdout}), so git would not run the hook knock-env installs in ${path}/hooks.`, {
-      hint: `Unset it (\`git -C ${path} config --unset core.hooksPath\`) and run this again.`,
-    });
+  const { KnockEnvError } = await import('../../core/errors.js');
+  const install = await import('../../core/server/install.js');
+  const forge = opts.forge === undefined ? undefined : install.FORGES.find((f) => f === opts.forge);
+  if (opts.forge !== undefined && forge === undefined) {
+    throw new KnockEnvError('USAGE', `--forge ${opts.forge} is not a git server knock-env knows.`, { hint: `Give one of ${install.FORGES.join(', ')}, or leave --forge out for \`knock-env serve\` or a web server running git http-backend.` });
   }
-  const hook = `${path}/hooks/pre-receive`;
-  const existing = await readFile(hook, 'utf8').catch(() => null);
-  if (existing !== null && !existing.includes(HOOK_MARKER)) {
-    throw new KnockEnvError('REFUSED', `${hook} exists and was not written by knock-env.`, {
-      hint: 'Move it away (or fold it into another hook runner) and run this again; knock-env must be the pre-receive hook.',
-    });
+  if (opts.out !== undefined && forge !== 'github-enterprise') {
+    throw new KnockEnvError('USAGE', '--out is for --forge github-enterprise, whose hook is uploaded rather than written into the repository.', { hint: 'Leave --out out, or add --forge github-enterprise.' });
   }
-  const script = fileURLToPath(new URL('../../../bin/knock-env.js', import.meta.url));
-  const text = `#!/bin/sh\n${HOOK_MARKER} (written by \`knock-env server install\`; run that again to update it).\n# Judges every push against the rules of the knock-env project in this repository.\nexec ${shellQuote(process.execPath)} ${shellQuote(script)} hook pre-receive\n`;
-  const hookUpdated = existing !== text;
-  if (hookUpdated) {
-    await mkdir(`${path}/hooks`, { recursive: true });
-    const tmp = `${hook}.tmp-${process.pid}`;
-    await writeFile(tmp, text, { mode: 0o755 });
-    await chmod(tmp, 0o755);
-    await rename(tmp, hook);
-  }
-  const config: Record<string, string> = {
-    'receive.denyNonFastForwards': 'true',
-    'receive.denyDeletes': 'true',
-    'receive.fsckObjects': 'true',
-  };
-  for (const [key, value] of Object.entries(config)) {
-    const set = await gitOutput(['config', key, value], path);
-    if (set.code !== 0) throw new KnockEnvError('REFUSED', `git config ${key} ${value} failed in ${path}: ${set.stderr}`, { hint: 'Check that you may write to the repository.' });
-  }
-  const head = 'refs/heads/development';
-  if ((await gitOutput(['rev-parse', '--verify', '--quiet', head], path)).code === 0) await gitOutput(['symbolic-ref', 'HEAD', head], path);
-  return { repository: path, hook, hookUpdated, config, head: (await gitOutput(['symbolic-ref', 'HEAD'], path)).stdout };
+  const cwd = opts.cwd ?? process.cwd();
+  const packageFile = fileURLToPath(new URL('../../../package.json', import.meta.url));
+  const version = (JSON.parse(await readFile(packageFile, 'utf8')) as { version?: string }).version ?? 'latest';
+  return install.installServer({
+    fs: await nodeFileSystem(),
+    git: (args, dir) => runGit(args, dir, opts.env),
+    repository: resolve(cwd, repository),
+    ...(forge ? { forge } : {}),
+    node: process.execPath,
+    script: fileURLToPath(new URL('../../../bin/knock-env.js', import.meta.url)),
+    ...(forge === 'github-enterprise' ? { outDir: resolve(cwd, opts.out ?? 'knock-env-github-enterprise'), version } : {}),
+  });
 }
 
-export async function runServerInstall(io: Io, repository: string, opts: { json?: boolean }): Promise<number> {
+export async function runServerInstall(io: Io, repository: string, opts: { json?: boolean; forge?: string; out?: string }): Promise<number> {
   const { line, writeJson } = await import('../io.js');
-  const result = await installServer(repository);
+  const result = await installServer(repository, { ...opts, cwd: io.cwd, env: io.env });
   if (opts.json) writeJson(io, result);
   else {
-    line(io.err, `${io.color.green('✔')} ${result.hookUpdated ? 'Installed' : 'Already installed:'} ${result.hook}`);
-    line(io.err, `  ${Object.entries(result.config).map(([k, v]) => `${k}=${v}`).join(', ')}; HEAD → ${result.head}`);
-    line(io.err, io.color.dim(`  next: knock-env server add-user ${result.repository} <email>, then knock-env serve ${result.repository}`));
+    line(io.err, `${io.color.green('✔')} ${result.hookUpdated ? 'Wrote' : 'Already up to date:'} ${result.files.join(', ')}${result.forge ? ` (${result.forge})` : ''}`);
+    if (Object.keys(result.config).length > 0) line(io.err, `  ${Object.entries(result.config).map(([k, v]) => `${k}=${v}`).join(', ')}; HEAD → ${result.head}`);
+    line(io.err, 'Then:');
+    result.steps.forEach((step, i) => line(io.err, `  ${i + 1}. ${step}`));
   }
   return 0;
 }
@@ -262,15 +229,14 @@ export async function runServerAddUser(io: Io, repository: string, email: string
 
 export async function runServe(io: Io, repository: string, opts: { port: string; host: string }): Promise<number> {
   const { KnockEnvError } = await import('../../core/errors.js');
-  const { readFile } = await import('node:fs/promises');
   const { line } = await import('../io.js');
   const port = Number(opts.port);
   if (!Number.isInteger(port) || port < 0 || port > 65535) {
     throw new KnockEnvError('USAGE', `--port ${opts.port} is not a port number.`, { hint: 'Give a number from 0 to 65535 (0: any free port).' });
   }
   const { path } = await openServerRepository(repository);
-  const hook = await readFile(`${path}/hooks/pre-receive`, 'utf8').catch(() => '');
-  if (!hook.includes(HOOK_MARKER)) {
+  const { hasKnockEnvHook } = await import('../../core/server/install.js');
+  if (!(await hasKnockEnvHook(await nodeFileSystem(), path))) {
     throw new KnockEnvError('REFUSED', `${path} has no knock-env pre-receive hook: pushes would not be checked.`, {
       hint: `Run \`knock-env server install ${path}\` first.`,
     });
@@ -346,17 +312,16 @@ export async function runPreReceive(io: Io, input: NodeJS.ReadableStream): Promi
   const nodeFs = await import('node:fs');
   const { line } = await import('../io.js');
   const { checkPush, parseHookInput, formatRejection } = await import('../../core/server/receive.js');
-  const { PUSH_API_KEY_ENV } = await import('../serve.js');
+  const { IDENTITY_CONFIG_PATTERN, parseConfigEntries } = await import('../../core/server/identity.js');
   const gitdir = resolve(io.cwd, io.env.GIT_DIR ?? '.');
   const updates = parseHookInput(await readAll(input));
   const objectDirs = quarantineObjectDirs(io.env, gitdir, resolve);
-  const remoteUser = io.env.REMOTE_USER;
-  const apiKey = io.env[PUSH_API_KEY_ENV];
+  // The server's identity mappings, as git reads its config in the repository (its own file first in importance).
+  const mappings = await runGit(['config', '-z', '--get-regexp', IDENTITY_CONFIG_PATTERN], gitdir, io.env);
   const verdict = await checkPush({
     store: { fs: nodeFs as unknown as import('../../core/git/fs.js').FileSystem, gitdir, cache: {}, ...(objectDirs.length > 0 ? { objectDirs } : {}) },
     updates,
-    ...(remoteUser ? { remoteUser } : {}),
-    ...(apiKey ? { apiKey } : {}),
+    pusher: { variables: io.env, identities: parseConfigEntries(mappings.code === 0 ? mappings.stdout : ''), repository: gitdir },
   });
   if (verdict.accepted) return 0;
   line(io.err, `knock-env refused this push (${verdict.rejections.length} problem${verdict.rejections.length === 1 ? '' : 's'}); no ref was changed:`);

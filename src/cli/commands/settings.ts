@@ -1,3 +1,4 @@
+import { withRemote } from '../../core/remote/sync.js';
 import { ACCOUNT_SETTINGS, parseSwitch, readAccountSettings, setAccountSetting } from '../../core/ops/settings.js';
 import { coreOptions, fs } from '../context.js';
 import { line, writeJson, type Io } from '../io.js';
@@ -14,7 +15,7 @@ export async function runSettingsList(io: Io, opts: { json?: boolean }): Promise
 }
 
 export async function runSettingsSet(io: Io, name: string, value: string, opts: { json?: boolean }): Promise<number> {
-  const result = await setAccountSetting({ ...coreOptions(io, io.cwd), name, value: parseSwitch(value) });
+  const result = await withRemote({ ...coreOptions(io, io.cwd), name, value: parseSwitch(value) }, setAccountSetting);
   if (opts.json) writeJson(io, { name, value: parseSwitch(value), changed: result.changed, commit: result.commit || null, mergedInto: result.mergedInto });
   else if (!result.changed) line(io.err, `${name} is already ${value}; nothing changed.`);
   else {

@@ -197,6 +197,23 @@ export async function writeIndex(fs: FileSystem, gitdir: string, entries: Iterab
   }
 }
 
+/**
+ * Writes the index while the caller holds `index.lock` (a transaction took it
+ * with its ref locks): temporary file, sync, rename over the index.
+ */
+export async function writeIndexUnderLock(fs: FileSystem, gitdir: string, entries: Iterable<IndexEntry>): Promise<void> {
+  const tmp = `${gitdir}/knock-env/index-${Date.now().toString(36)}${Math.random().toString(36).slice(2)}`;
+  await fs.promises.mkdir(`${gitdir}/knock-env`, { recursive: true });
+  const handle = await fs.promises.open(tmp, 'wx');
+  try {
+    await handle.writeFile(serializeIndex(entries));
+    await handle.sync();
+  } finally {
+    await handle.close();
+  }
+  await fs.promises.rename(tmp, `${gitdir}/index`);
+}
+
 export interface StatLike {
   ctimeNs: bigint;
   mtimeNs: bigint;

@@ -57,8 +57,17 @@ export async function writeObject(store: GitStore, type: ObjectType, content: Ui
       fs.mkdirSync(dir, { recursive: true });
       dirs.add(dir);
     }
-    fs.writeFileSync(tmp, deflateSync(objectBytes(type, content), { level: 1 }));
-    fs.renameSync(tmp, path);
+    const bytes = deflateSync(objectBytes(type, content), { level: 1 });
+    try {
+      fs.writeFileSync(tmp, bytes);
+      fs.renameSync(tmp, path);
+    } catch (error) {
+      if (errnoCode(error) !== 'ENOENT') throw error;
+      // The fan-out folder was removed since it was made (`git gc` prunes empty ones): make it again.
+      fs.mkdirSync(dir, { recursive: true });
+      fs.writeFileSync(tmp, bytes);
+      fs.renameSync(tmp, path);
+    }
     return oid;
   }
   const fsp = fs.promises;
@@ -72,8 +81,16 @@ export async function writeObject(store: GitStore, type: ObjectType, content: Ui
     await fsp.mkdir(dir, { recursive: true });
     dirs.add(dir);
   }
-  await fsp.writeFile(tmp, deflateSync(objectBytes(type, content), { level: 1 }));
-  await fsp.rename(tmp, path);
+  const bytes = deflateSync(objectBytes(type, content), { level: 1 });
+  try {
+    await fsp.writeFile(tmp, bytes);
+    await fsp.rename(tmp, path);
+  } catch (error) {
+    if (errnoCode(error) !== 'ENOENT') throw error;
+    await fsp.mkdir(dir, { recursive: true });
+    await fsp.writeFile(tmp, bytes);
+    await fsp.rename(tmp, path);
+  }
   return oid;
 }
 
@@ -160,12 +177,19 @@ export async function readObject(store: GitStore, oid: string): Promise<RawObjec
   let packs = packReaders.get(store);
   if (!packs) packReaders.set(store, (packs = new PackReader(store.fs, store.gitdir)));
   let unreadable: unknown;
-  try {
-    const packed = await packs.read(oid);
-    if (packed) return packed;
-  } catch (error) {
-    // A pack this reader cannot make sense of: the alternates, then isomorphic-git below get the final word.
-    unreadable = error;
+  for (let attempt = 0; attempt < 2; attempt++) {
+    try {
+      const packed = await packs.read(oid);
+      if (packed) return packed;
+    } catch (error) {
+      // A pack this reader cannot make sense of: the alternates, then isomorphic-git below get the final word.
+      unreadable = error;
+    }
+    // A miss may be a `git gc` that ran since the pack list was read: it moved the loose object into a new pack.
+    if (attempt > 0 || !(await packs.refresh())) break;
+    unreadable = undefined;
+    const again = await readLoose(store.fs, loosePath(store, oid));
+    if (again !== null) return inflateLoose(again);
   }
   for (const alternate of await alternatesOf(store)) {
     const loose = await readLoose(store.fs, `${alternate.dir}/${oid.slice(0, 2)}/${oid.slice(2)}`);

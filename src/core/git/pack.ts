@@ -39,18 +39,41 @@ export class PackReader {
     private readonly resolveBase?: (oid: string) => Promise<RawObject | null>,
   ) {}
 
+  private loadedNames = '';
+
+  private async packNames(): Promise<string[]> {
+    try {
+      return (await this.fs.promises.readdir(`${this.objectsDir}/pack`)).map(String).filter((n) => n.endsWith('.idx')).sort();
+    } catch (error) {
+      if (errnoCode(error) !== 'ENOENT') throw error;
+      return [];
+    }
+  }
+
+  /**
+   * Re-reads the pack list when it changed since it was loaded (a `git gc`
+   * or `git repack` ran meanwhile: loose objects moved into a new pack, old
+   * packs deleted). Returns whether it changed, so a miss is worth retrying.
+   */
+  async refresh(): Promise<boolean> {
+    if (this.indexes === undefined) return false;
+    if ((await this.packNames()).join('\n') === this.loadedNames) return false;
+    this.indexes = undefined;
+    return true;
+  }
+
   private async load(): Promise<PackIndex[]> {
     if (this.indexes) return this.indexes;
     const dir = `${this.objectsDir}/pack`;
-    let names: string[] = [];
-    try {
-      names = (await this.fs.promises.readdir(dir)).map(String).filter((n) => n.endsWith('.idx'));
-    } catch (error) {
-      if (errnoCode(error) !== 'ENOENT') throw error;
-    }
+    const names = await this.packNames();
+    this.loadedNames = names.join('\n');
     const out: PackIndex[] = [];
-    for (const name of names.sort()) {
-      const buffer = (await this.fs.promises.readFile(`${dir}/${name}`)) as Buffer;
+    for (const name of names) {
+      const buffer = (await this.fs.promises.readFile(`${dir}/${name}`).catch((error: unknown) => {
+        if (errnoCode(error) === 'ENOENT') return null; // removed by a repack since the listing
+        throw error;
+      })) as Buffer | null;
+      if (buffer === null) continue;
       if (buffer.readUInt32BE(0) !== 0xff744f63 || buffer.readUInt32BE(4) !== 2) continue;
       const fanout = new Uint32Array(256);
       for (let i = 0; i < 256; i++) fanout[i] = buffer.readUInt32BE(8 + i * 4);

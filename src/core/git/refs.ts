@@ -2,7 +2,7 @@ import { hostname } from 'node:os';
 import { KnockEnvError } from '../errors.js';
 import { errnoCode, readIfExists, type FileSystem } from './fs.js';
 import type { GitStore } from './objects.js';
-import { transactionOf } from './transaction.js';
+import { movedError as movedRefError, transactionOf } from './transaction.js';
 
 const OID = /^[0-9a-f]{40}$/;
 
@@ -10,6 +10,11 @@ const OID = /^[0-9a-f]{40}$/;
 export async function readRef(store: GitStore, ref: string): Promise<string | null> {
   const staged = transactionOf(store)?.valueOf(ref);
   if (staged !== undefined) return staged;
+  return readRefOnDisk(store, ref);
+}
+
+/** The value of a ref on disk, whatever a transaction holds back. */
+export async function readRefOnDisk(store: GitStore, ref: string): Promise<string | null> {
   const loose = await readIfExists(store.fs, `${store.gitdir}/${ref}`);
   if (loose !== null) {
     const text = loose.toString('utf8').trim();
@@ -140,13 +145,11 @@ export async function updateRef(store: GitStore, update: RefUpdate): Promise<voi
 }
 
 function movedError(update: RefUpdate, current: string | null): KnockEnvError {
-  return new KnockEnvError('CONCURRENT_UPDATE', `${update.ref} moved while this command ran (expected ${update.oldOid ?? 'nothing'}, found ${current ?? 'nothing'}).`, {
-    hint: 'Nothing was changed. Run the command again: it will start from the new state.',
-    data: { ref: update.ref, expected: update.oldOid, found: current },
-  });
+  return movedRefError(update.ref, update.oldOid, current);
 }
 
-async function appendReflog(store: GitStore, update: RefUpdate): Promise<void> {
+/** Appends the reflog line of a ref move, as native git writes it. */
+export async function appendReflog(store: GitStore, update: RefUpdate): Promise<void> {
   const logPath = `${store.gitdir}/logs/${update.ref}`;
   await store.fs.promises.mkdir(logPath.slice(0, logPath.lastIndexOf('/')), { recursive: true });
   const c = update.committer;

@@ -2,7 +2,9 @@ import { isDocument, isNode, parseDocument, visit } from 'yaml';
 import { KnockEnvError } from '../errors.js';
 import { assertValidKey } from '../keys.js';
 import { RESOURCE_TYPES, type ResourceKind } from '../resources.js';
-import { decodeUtf8, escapePointerSegment, parseYaml } from '../validate/yaml.js';
+import { decodeUtf8 } from '../validate/limits.js';
+import { escapePointerSegment } from '../validate/positions.js';
+import { parseYaml } from '../validate/yaml.js';
 import { KNOCK_MAIN_FILE, KNOCK_SCHEMA_URL, ORIGIN_FIELD, referencedFiles } from './import.js';
 
 const encoder = new TextEncoder();

@@ -2,6 +2,7 @@ import YAML from 'yaml';
 import { KnockEnvError } from '../errors.js';
 import { assertValidKey } from '../keys.js';
 import { RESOURCE_TYPES, type ResourceKind } from '../resources.js';
+import { jsonDepthExceeded, MAX_JSON_DEPTH, offsetPosition } from '../validate/limits.js';
 import { findFileReferences, resolveReference } from '../validate/resource.js';
 
 /** The main file of a resource in the Knock CLI's layout. */
@@ -98,8 +99,18 @@ export function knockResourceToFiles(
 function parseKnockJson(bytes: Uint8Array, kind: ResourceKind, key: string, file: string): Record<string, unknown> {
   let parsed: unknown;
   try {
-    parsed = JSON.parse(utf8.decode(bytes));
+    const text = utf8.decode(bytes);
+    const tooDeep = jsonDepthExceeded(text);
+    if (tooDeep !== undefined) {
+      const at = offsetPosition(text, tooDeep);
+      throw new KnockEnvError('VALIDATION_FAILED', `${file} of ${kind} "${key}" nests arrays and objects more than ${MAX_JSON_DEPTH} levels deep (at line ${at.line}, column ${at.column}).`, {
+        hint: 'Knock resources are nowhere near this deep: pull the resource again with the Knock CLI.',
+        data: { kind, key, file, issues: [{ file, ...at, code: 'json-syntax', message: `Nested more than ${MAX_JSON_DEPTH} levels deep.` }] },
+      });
+    }
+    parsed = JSON.parse(text);
   } catch (error) {
+    if (error instanceof KnockEnvError) throw error;
     throw new KnockEnvError('VALIDATION_FAILED', `${file} of ${kind} "${key}" is not valid JSON.`, {
       hint: 'Pull the resource again with the Knock CLI.',
       data: { kind, key, file },

@@ -28,7 +28,7 @@ export interface KnockLiquidOptions {
 
 /** Largest template text parsed, in characters (the limit on `@` files is larger, but no template is this big). */
 const PARSE_LIMIT = 10 * 1024 * 1024;
-/** Longest a single render may take, in milliseconds; defeats `{% for %}` over huge ranges. */
+/** Longest a single render may take, in milliseconds; a RenderBudget shares a tighter bound across a whole run. */
 const RENDER_LIMIT_MS = 2_000;
 
 export function knockLiquid(options: KnockLiquidOptions = {}): Liquid {
@@ -67,6 +67,87 @@ export function knockLiquid(options: KnockLiquidOptions = {}): Liquid {
   });
   for (const [name, filter] of Object.entries(KNOCK_FILTERS)) engine.registerFilter(name, filter);
   return engine;
+}
+
+// ---------------------------------------------------------------------------
+// One budget for every render of a run
+
+/** Time every render of one run may take together, in milliseconds. */
+export const RUN_RENDER_MS = 5_000;
+/**
+ * Values every render of one run may create together, as liquidjs counts
+ * them (a range's items, a string's characters from `append`, `join` and the
+ * like) plus the characters of the output. Ten million is a few tens of MB.
+ */
+export const RUN_MEMORY_UNITS = 10_000_000;
+
+/** Thrown inside liquidjs (which wraps it with the template's place) when the budget is used up. */
+export class BudgetExceeded extends Error {}
+
+/**
+ * Time and memory shared by all the renders of one run, so that many
+ * templates cannot each take a full allowance: liquidjs's own limits apply
+ * per render call, so the budget hands every render a context whose limiters
+ * are these two, and an output sink that counts what it writes.
+ */
+export class RenderBudget {
+  private readonly deadline: number;
+  private used = 0;
+  /** Set once a render has run out of time or memory; later renders do not start. */
+  exceeded: string | undefined;
+
+  constructor(
+    private readonly ms = RUN_RENDER_MS,
+    private readonly units = RUN_MEMORY_UNITS,
+  ) {
+    this.deadline = performance.now() + ms;
+  }
+
+  /** Renders parsed templates within what is left of the budget. */
+  async render(engine: Liquid, templates: unknown, scope: Record<string, unknown>): Promise<string> {
+    const { Context, toPromise, toValue } = liquidjs();
+    const fail = (what: string): never => {
+      this.exceeded ??= what;
+      throw new BudgetExceeded(this.describe());
+    };
+    // Shaped like liquidjs's own limiters, which it calls with `use` for memory and `check` for time.
+    const memoryLimit = {
+      use: (count: number): void => {
+        if (+count > 0 && (this.used += +count) > this.units) fail('memory');
+      },
+      check: (): void => {},
+    };
+    const renderLimit = {
+      use: (): void => {},
+      check: (now: number): void => {
+        if (now > this.deadline) fail('time');
+      },
+    };
+    if (this.exceeded !== undefined) throw new BudgetExceeded(this.describe());
+    const context = new Context(scope, engine.options, { sync: false }, { memoryLimit: memoryLimit as never, renderLimit: renderLimit as never, liquid: engine });
+    const stringify = (value: unknown): string => {
+      const v = toValue(value);
+      if (typeof v === 'string') return v;
+      if (v === null || v === undefined) return '';
+      if (Array.isArray(v)) return v.map(stringify).join('');
+      return String(v);
+    };
+    const emitter = {
+      buffer: '',
+      write(html: unknown): void {
+        const text = stringify(html);
+        memoryLimit.use(text.length);
+        this.buffer += text;
+      },
+    };
+    const rendered = await toPromise(engine.renderer.renderTemplates(templates as never, context, emitter as never));
+    return String(rendered);
+  }
+
+  describe(): string {
+    const spent = this.exceeded === 'time' ? `more than ${this.ms / 1000} s` : `more than ${this.units.toLocaleString('en')} values`;
+    return `the run's rendering budget is used up (${spent} across all its templates); a template that loops or builds text without bound is the usual cause`;
+  }
 }
 
 // ---------------------------------------------------------------------------

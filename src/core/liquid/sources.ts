@@ -1,6 +1,7 @@
 import { resolveReference } from '../validate/resource.js';
 import type { SourceReader } from '../validate/types.js';
-import { decodeUtf8, escapePointerSegment, LIMITS, SourcePositions, type Position } from '../validate/yaml.js';
+import { decodeUtf8, LIMITS } from '../validate/limits.js';
+import { escapePointerSegment, SourcePositions, type Position } from '../validate/positions.js';
 
 /**
  * Templates as Knock stores them: strings in the resource's YAML, strings in

@@ -4,14 +4,14 @@ import { authenticate, authorize } from '../access.js';
 import { KnockEnvError } from '../errors.js';
 import { formatMessage, readCommit, writeCommit } from '../git/commit.js';
 import { readIndex } from '../git/gitindex.js';
-import { writeObject } from '../git/objects.js';
+import { hashObject, writeObject } from '../git/objects.js';
 import { updateRef } from '../git/refs.js';
 import { applyChanges, diffTrees, entryAt, readTree, type FileChange } from '../git/tree.js';
 import { branchRef, headOf, LOWEST_ENVIRONMENT, openProject, type Project } from '../project.js';
 import { RESOURCE_TYPES, resourceId, type ResourceKind } from '../resources.js';
 import type { ValidationIssue } from '../validate/types.js';
-import { transactionOf } from '../git/transaction.js';
-import { assertNotOverwritten, indexStamp, refreshIndex, updateWorkingTree, writeIndexStamp } from '../worktree.js';
+import { transactionOf, type RefTransaction } from '../git/transaction.js';
+import { assertNotOverwritten, updateWorkingTree } from '../worktree.js';
 import { analyseWorkingTree, type ResourceChange, type WorkingTreeAnalysis } from './analyse.js';
 import { mergeDown, type BranchMove } from './mergeDown.js';
 import { TRAILER, signatureOf, withRepositoryLock } from './shared.js';
@@ -124,7 +124,6 @@ export function collectIssues(analysis: WorkingTreeAnalysis): ValidationIssue[] 
  * compare-and-swap; a commit above the lowest environment is merged down.
  */
 export async function commitChanges(options: CommitOptions): Promise<CommitResult> {
-  if (options.remote && !options.transaction) return (await import('../remote/sync.js')).withRemote(options, commitChanges);
   if (options.message.trim() === '') {
     throw new KnockEnvError('USAGE', 'The commit message is empty.', { hint: 'Pass one with -m "..."' });
   }
@@ -184,6 +183,7 @@ export async function commitChanges(options: CommitOptions): Promise<CommitResul
 async function writeCommitFromAnalysis(analysis: WorkingTreeAnalysis, options: CommitOptions): Promise<CommitResult> {
   const { project, environment: env, environments } = analysis;
   const signature = signatureOf(options);
+  const transaction = requireTransaction(project);
   const changes = new Map<string, FileChange | null>();
   const indexUpdates = new Map<string, string | null>();
   const files: CommitResult['files'] = [];
@@ -198,14 +198,13 @@ async function writeCommitFromAnalysis(analysis: WorkingTreeAnalysis, options: C
       }
       let content = change.file?.content ?? ((await project.fs.promises.readFile(`${project.dir}/${change.path}`)) as Buffer);
       const mainFile = `${RESOURCE_TYPES[resource.kind].dir}/${resource.key}/${RESOURCE_TYPES[resource.kind].file}`;
+      const original = content;
       if (resource.status === 'added' && change.path === mainFile && resource.workingOrigin === null) {
-        const original = content;
-        const abs = `${project.dir}/${change.path}`;
         content = Buffer.from(withOriginEnvironment(content.toString('utf8'), env), 'utf8');
-        await project.fs.promises.writeFile(abs, content);
-        transactionOf(project)?.onAbort(() => project.fs.promises.writeFile(abs, original));
       }
       const oid = await writeObject(project, 'blob', content);
+      // The file gets its origin_environment line only once the commit carrying it lands.
+      if (content !== original) transaction.planFile(change.path, oid, hashObject('blob', original));
       changes.set(change.path, { oid, mode: change.mode ?? '100644' });
       indexUpdates.set(change.path, oid);
     }
@@ -236,13 +235,9 @@ async function writeCommitFromAnalysis(analysis: WorkingTreeAnalysis, options: C
   // every entry that was re-hashed makes the index equal too, which the stamp then records.
   const full = !options.paths || options.paths.length === 0;
   if (full) for (const file of analysis.files.values()) if (file.content && !indexUpdates.has(file.path)) indexUpdates.set(file.path, file.oid);
-  const updateIndex = async () => {
-    const written = await refreshIndex(project, analysis.index, indexUpdates);
-    await writeIndexStamp(project, full ? indexStamp(written, env, commit) : null);
-  };
-  const transaction = transactionOf(project);
-  if (transaction) transaction.defer(updateIndex);
-  else await updateIndex();
+  // The index is written with the branch move, under the same transaction.
+  for (const [path, oid] of indexUpdates) transaction.plan.index.set(path, oid);
+  transaction.plan.stamp = full ? { branch: env, head: commit } : null;
   // The committed folders were validated (origin_environment aside, which the schema allows): remember them.
   for (const r of analysis.resources) {
     if (r.status === 'deleted') continue;
@@ -273,10 +268,20 @@ export async function followCheckedOutBranch(project: Project, from: string, to:
   const differences = await diffTrees(project, a.tree, b.tree);
   if (differences.length === 0) return;
   const transaction = transactionOf(project);
-  if (transaction) {
-    await assertNotOverwritten(project, differences);
-    transaction.defer(async () => updateWorkingTree(project, await readIndex(project.fs, project.gitdir), differences));
+  if (!transaction) {
+    await updateWorkingTree(project, await readIndex(project.fs, project.gitdir), differences);
     return;
   }
-  await updateWorkingTree(project, await readIndex(project.fs, project.gitdir), differences);
+  // A file the transaction already plans (the branch moved twice) is checked against that plan.
+  await assertNotOverwritten(project, differences.filter((d) => !transaction.plan.files.has(d.path)));
+  for (const d of differences) {
+    transaction.planFile(d.path, d.newOid ?? null, d.oldOid ?? null);
+    transaction.plan.index.set(d.path, d.newOid ?? null);
+  }
+}
+
+function requireTransaction(project: Project): RefTransaction {
+  const transaction = transactionOf(project);
+  if (!transaction) throw new KnockEnvError('USAGE', 'A commit is written inside a transaction (run it through withRepositoryLock).');
+  return transaction;
 }

@@ -18,7 +18,8 @@ import { readAuditTrail, type AuditEvent } from './audit.js';
 import { followCheckedOutBranch } from './commit.js';
 import { commitsBetween } from './plan.js';
 import { TRAILER, shortOid, signatureOf, withRepositoryLock } from './shared.js';
-import { pendingPush, withRemote, type PlannedPush } from '../remote/sync.js';
+import { readPendingPush, type RecordedPush } from '../git/transaction.js';
+import { crashFindings, interruptedOperation, repairCrash, type CrashFindingCode } from './doctor-crash.js';
 import { checkDeployJournal } from '../deploy/doctor-check.js';
 
 export type DoctorCheck = 'chain' | 'ownership' | 'schema' | 'audit' | 'deploy';
@@ -49,7 +50,9 @@ export type FindingCode =
   /** A push to the remote stopped between two branches; the remote's chain holds but the change is half published. */
   | 'push-incomplete'
   /** A deploy to Knock stopped before it was read back and recorded; the next deploy completes it. */
-  | 'deploy-incomplete';
+  | 'deploy-incomplete'
+  /** What a crash or a plain-git hand left (operation-incomplete, promotion-unrecorded, index-behind, stale-lock): doctor-crash.ts. */
+  | CrashFindingCode;
 
 export interface DoctorFinding {
   check: DoctorCheck;
@@ -121,16 +124,6 @@ const OID = /^[0-9a-f]{40}$/;
  * reports which findings they resolved.
  */
 export async function diagnose(options: DoctorOptions): Promise<DoctorReport> {
-  if (options.fix && options.remote && !options.transaction) {
-    // Against a remote, --fix first completes an interrupted push, then repairs from the remote's state and pushes the repairs.
-    const pending = await pendingPush(await openProject(options));
-    const report = await withRemote(options, diagnose);
-    if (pending) {
-      report.findings.unshift({ ...pushIncomplete(pending), fixed: true });
-      report.fixed += 1;
-    }
-    return report;
-  }
   const project = await openProject(options);
   // Doctor reads every environment, and with --fix writes where repairs are needed.
   const config = await loadConfig(project);
@@ -140,18 +133,23 @@ export async function diagnose(options: DoctorOptions): Promise<DoctorReport> {
     const who = authenticate(config, options.actor, options.apiKey);
     for (const env of everywhere) authorize(config, who, 'manage-account', env, 'repair environments');
   }
+  const now = options.now ? options.now() : new Date();
   if (!options.fix) {
-    const examined = await examine(project);
+    const examined = await examine(project, now);
     return reportOf(examined.snapshot, examined.findings, []);
   }
+  // Taking the lock finishes an interrupted operation: it is reported as fixed.
+  const interrupted = await interruptedOperation(project);
   return withRepositoryLock(project, options, async () => {
     // Examined under the lock, so the repairs start from the state they were planned on.
-    const before = await examine(project);
-    if (!before.findings.some((f) => f.fixable)) return reportOf(before.snapshot, before.findings, []);
+    const before = await examine(project, now);
+    if (interrupted) before.findings.unshift({ ...interrupted, fixed: true });
+    if (!before.findings.some((f) => f.fixable && f.fixed !== true)) return reportOf(before.snapshot, before.findings, []);
+    await repairCrash(project, before.snapshot.slugs, signatureOf(options));
     const repairs = await repairChain(project, before.snapshot, signatureOf(options));
-    const after = repairs.length > 0 ? await examine(project) : before;
+    const after = await examine(project, now);
     const remaining = new Set(after.findings.map(findingKey));
-    const findings: DoctorFinding[] = before.findings.map((f) => ({ ...f, fixed: !remaining.has(findingKey(f)) }));
+    const findings: DoctorFinding[] = before.findings.map((f) => ({ ...f, fixed: f.fixed === true || !remaining.has(findingKey(f)) }));
     const known = new Set(before.findings.map(findingKey));
     findings.push(...after.findings.filter((f) => !known.has(findingKey(f))));
     return reportOf(after.snapshot, findings, repairs);
@@ -175,7 +173,7 @@ function findingKey(f: DoctorFinding): string {
   return [f.check, f.code, f.environment ?? '', f.path ?? '', f.line ?? '', f.column ?? '', commit, f.check === 'schema' ? f.message : ''].join('\0');
 }
 
-async function examine(project: Project): Promise<Examination> {
+async function examine(project: Project, now: Date): Promise<Examination> {
   let slugs: string[];
   try {
     slugs = environmentSlugs(await loadConfig(project));
@@ -194,14 +192,15 @@ async function examine(project: Project): Promise<Examination> {
     ...(await checkOwnership(project, snapshot)),
     ...(await checkSchemas(project, snapshot)),
     ...(await checkAudit(project, snapshot)),
+    ...(await crashFindings(project, slugs, now)),
     ...(await checkDeployJournal(project)),
   ];
-  const pending = await pendingPush(project);
+  const pending = await readPendingPush(project);
   if (pending) findings.unshift(pushIncomplete(pending));
   return { snapshot, findings };
 }
 
-function pushIncomplete(moves: PlannedPush[]): DoctorFinding {
+export function pushIncomplete(moves: RecordedPush[]): DoctorFinding {
   return {
     check: 'chain',
     code: 'push-incomplete',

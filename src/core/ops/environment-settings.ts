@@ -63,7 +63,6 @@ export interface SetEnvironmentSettingResult {
  * branch agrees on it at once.
  */
 export async function setEnvironmentSetting(options: SetEnvironmentSettingOptions): Promise<SetEnvironmentSettingResult> {
-  if (options.remote && !options.transaction) return (await import('../remote/sync.js')).withRemote(options, setEnvironmentSetting);
   const { name } = options;
   if (!isEnvironmentSettingName(name)) {
     throw new KnockEnvError('USAGE', `There is no environment setting "${name}".`, {

@@ -69,7 +69,6 @@ export interface CreateEnvironmentResult {
  * directly below it, which keeps the chain intact.
  */
 export async function createEnvironment(options: CreateEnvironmentOptions): Promise<CreateEnvironmentResult> {
-  if (options.remote && !options.transaction) return (await import('../remote/sync.js')).withRemote(options, createEnvironment);
   assertValidKey(options.slug, 'environment slug');
   if (RESERVED_SLUGS.includes(options.slug)) {
     throw new KnockEnvError('INVALID_KEY', `"${options.slug}" is reserved by knock-env.`, { hint: 'Choose another slug, e.g. "staging".' });

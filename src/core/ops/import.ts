@@ -6,7 +6,7 @@ import { describeKey, keyProblem } from '../keys.js';
 import { knockResourceToFiles, KNOCK_MAIN_FILE } from '../knock-format/import.js';
 import { openProject } from '../project.js';
 import { RESOURCE_KINDS, RESOURCE_TYPES, resourceRef, type ResourceKind } from '../resources.js';
-import { LIMITS } from '../validate/yaml.js';
+import { LIMITS } from '../validate/limits.js';
 
 /** Folders of the Knock CLI's layout that knock-env does not manage (yet). */
 export const UNMANAGED_KNOCK_DIRS: Record<string, string> = {

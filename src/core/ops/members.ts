@@ -33,7 +33,6 @@ type MemberChange = { action: 'add'; email: string; role: string; name?: string 
 
 /** Adds, re-roles or removes a member (owner or admin only; the last owner stays). */
 export async function changeMember(options: CoreOptions & { change: MemberChange }): Promise<{ members: Member[]; commit: string }> {
-  if (options.remote && !options.transaction) return (await import('../remote/sync.js')).withRemote(options, changeMember);
   const project = await openProject(options);
   return withRepositoryLock(project, options, async () => {
     const config = await loadConfig(project);
@@ -79,7 +78,6 @@ export async function listKeys(options: Pick<CoreOptions, 'fs' | 'dir'>): Promis
 
 /** Creates an API key for one environment; the secret is returned once and only its hash is stored. */
 export async function createKey(options: CoreOptions & { environment: string; name: string; role?: string }): Promise<KeySummary & { secret: string; commit: string }> {
-  if (options.remote && !options.transaction) return (await import('../remote/sync.js')).withRemote(options, createKey);
   const project = await openProject(options);
   return withRepositoryLock(project, options, async () => {
     const config = await loadConfig(project);
@@ -107,7 +105,6 @@ export async function createKey(options: CoreOptions & { environment: string; na
 
 /** Revokes a key at once: it is removed from the account, so it no longer authenticates. */
 export async function revokeKey(options: CoreOptions & { name: string }): Promise<{ name: string; commit: string }> {
-  if (options.remote && !options.transaction) return (await import('../remote/sync.js')).withRemote(options, revokeKey);
   const project = await openProject(options);
   return withRepositoryLock(project, options, async () => {
     const config = await loadConfig(project);

@@ -108,7 +108,6 @@ export async function planPromotion(project: Project, environment: string, to?: 
  * resource being promoted is valid. Records the promotion in the audit trail.
  */
 export async function promoteEnvironment(options: PromoteOptions): Promise<PromotionResult> {
-  if (options.remote && !options.transaction) return (await import('../remote/sync.js')).withRemote(options, promoteEnvironment);
   const project = await openProject(options);
   const config = await loadConfig(project);
   requireEnvironment(config, options.environment);

@@ -99,7 +99,6 @@ export async function planRollback(project: Project, environment: string, to?: s
  * and the next promotion brings it up again.
  */
 export async function rollbackEnvironment(options: RollbackOptions): Promise<RollbackResult> {
-  if (options.remote && !options.transaction) return (await import('../remote/sync.js')).withRemote(options, rollbackEnvironment);
   const project = await openProject(options);
   const config = await loadConfig(project);
   requireEnvironment(config, options.environment);

@@ -7,7 +7,7 @@ import { KnockEnvError } from '../errors.js';
 import { readCommit, type Identity } from '../git/commit.js';
 import { currentBranch } from '../git/refs.js';
 import { assertValidKey } from '../keys.js';
-import { hasLiquid, knockLiquid, liquidProblem } from '../liquid/engine.js';
+import { hasLiquid, knockLiquid, liquidProblem, RenderBudget } from '../liquid/engine.js';
 import { childPath, setOwn, TemplateFiles, type StringSource } from '../liquid/sources.js';
 import { checkedOutEnvironment, environmentSlugs, headOf, loadConfig, openProject, requireEnvironment } from '../project.js';
 import { ENVIRONMENTS_DIR, resourceRef } from '../resources.js';
@@ -28,7 +28,8 @@ import { CHANNELS_DIR, isSecretReference, VARIABLES_FILE } from '../validate/env
 import { LIQUID_SETTINGS_STEP_TYPES } from '../validate/liquid.js';
 import { resolveReference, validateResource } from '../validate/resource.js';
 import type { SourceReader } from '../validate/types.js';
-import { decodeUtf8, parseYaml } from '../validate/yaml.js';
+import { decodeUtf8 } from '../validate/limits.js';
+import { parseYaml } from '../validate/yaml.js';
 import { treeReader, workingTreeReader } from '../worktree.js';
 import { environmentSettingsOf } from './environment-settings.js';
 
@@ -232,6 +233,10 @@ class Simulation {
   private readonly masked: boolean;
   private readonly showContents: boolean;
   private stopped = false;
+  /** One allowance of time and memory for every template of the run. */
+  private readonly budget = new RenderBudget();
+  /** Template fields left unrendered once the budget was used up. */
+  private unrendered = 0;
 
   constructor(
     private readonly workflowKey: string,
@@ -363,8 +368,12 @@ class Simulation {
         this.report.warnings.push(`${file}: the filter "${name}" is not known to knock-env; it passes its input through unchanged here.`);
       }
     }
+    if (this.budget.exceeded !== undefined) {
+      this.unrendered++;
+      return undefined;
+    }
     try {
-      return String(await this.engine.render(templates, scope));
+      return await this.budget.render(this.engine, templates, scope);
     } catch (error) {
       return report(error, 'liquid-render');
     }
@@ -763,6 +772,7 @@ class Simulation {
 
   private finish(): RunReport {
     const report = this.report;
+    if (this.unrendered > 0) report.warnings.push(`${this.unrendered} more template field${this.unrendered === 1 ? ' was' : 's were'} not rendered: ${this.budget.describe()}.`);
     report.warnings = [...new Set(report.warnings)];
     if (this.partials.size > 0) {
       report.notes.push(`Partials are not part of a knock-env project: ${[...this.partials].map((p) => `"${p}"`).join(', ')} rendered as a placeholder.`);

@@ -33,7 +33,6 @@ export async function readAccountSettings(options: Pick<CoreOptions, 'fs' | 'dir
  * editable only where they were created (once it is on again).
  */
 export async function setAccountSetting(options: CoreOptions & { name: string; value: boolean }): Promise<AccountChange & { changed: boolean }> {
-  if (options.remote && !options.transaction) return (await import('../remote/sync.js')).withRemote(options, setAccountSetting);
   const setting = ACCOUNT_SETTINGS[options.name as AccountSettingName];
   if (!setting) {
     throw new KnockEnvError('USAGE', `There is no account setting "${options.name}".`, {

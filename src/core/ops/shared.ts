@@ -2,14 +2,21 @@ import { timestampOf, type CoreOptions } from '../context.js';
 import type { Signature } from '../git/commit.js';
 import { acquireRepositoryLock } from '../git/refs.js';
 import type { Project } from '../project.js';
+import { finishInterrupted, runLocalTransaction } from './transact.js';
 
 export function signatureOf(options: CoreOptions): Signature {
   const now = options.now ? options.now() : new Date();
   return { name: options.actor.name, email: options.actor.email, ...timestampOf(now) };
 }
 
-/** Runs `work` holding the repository lock; the lock is released however `work` ends. */
-export async function withRepositoryLock<T>(project: Project, options: CoreOptions, work: () => Promise<T>): Promise<T> {
+/**
+ * Runs `work` holding the repository lock; the lock is released however
+ * `work` ends. A local operation an earlier command left midway is finished
+ * first. The ref moves `work` makes land together at its end, all or nothing
+ * (`runLocalTransaction`); `how.transaction: false` leaves that to the caller
+ * (the remote layer, which publishes the moves before landing them).
+ */
+export async function withRepositoryLock<T>(project: Project, options: CoreOptions, work: () => Promise<T>, how: { transaction: boolean } = { transaction: true }): Promise<T> {
   // Inside `withRemote` the lock is already held for the whole operation.
   if (options.transaction) return work();
   const lock = await acquireRepositoryLock(project.fs, project.gitdir, {
@@ -18,7 +25,8 @@ export async function withRepositoryLock<T>(project: Project, options: CoreOptio
     ...(options.lockTimeoutMs !== undefined ? { timeoutMs: options.lockTimeoutMs } : {}),
   });
   try {
-    return await work();
+    await finishInterrupted(project, options);
+    return how.transaction ? await runLocalTransaction(project, options, work) : await work();
   } finally {
     await lock.release();
   }

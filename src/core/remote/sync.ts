@@ -4,18 +4,20 @@ import { CLOCK_SKEW_SECONDS, isAncestor, readCommit, writeCommit, type ParsedCom
 import { readIfExists } from '../git/fs.js';
 import type { GitStore } from '../git/objects.js';
 import { currentBranch, readRef, updateRef } from '../git/refs.js';
-import { RefTransaction } from '../git/transaction.js';
+import { PUSH_JOURNAL, RefTransaction, loadPlan, readPendingPush, storePlan, type StoredPlan, type WorktreePlan } from '../git/transaction.js';
 import { AUDIT_REF, branchRef, environmentSlugs, loadConfigAt, openProject, openRepository, HIGHEST_ENVIRONMENT, type Project } from '../project.js';
 import { followCheckedOutBranch } from '../ops/commit.js';
 import { commitsBetween } from '../ops/plan.js';
+import { diagnose, pushIncomplete, type DoctorOptions, type DoctorReport } from '../ops/doctor.js';
 import { shortOid, signatureOf, withRepositoryLock } from '../ops/shared.js';
+import { runLocalTransaction } from '../ops/transact.js';
 import { RemoteSession, hasCommit, redact, type RemoteAccess } from './transport.js';
 
 /** The audit trail's branch name (refs/heads/knock-env/audit). */
 export const AUDIT_BRANCH = AUDIT_REF.slice('refs/heads/'.length);
 
 /** Where an interrupted multi-branch push is remembered until it is completed. */
-const JOURNAL = 'knock-env/push-journal.json';
+const JOURNAL = PUSH_JOURNAL;
 const PENDING = 'refs/knock-env/pending';
 
 function pendingRef(move: PlannedPush): string {
@@ -36,6 +38,8 @@ interface Journal {
   url: string;
   started: string;
   moves: PlannedPush[];
+  /** What the working tree and index get once the moves are applied locally (the operation's plan). */
+  worktree?: StoredPlan;
 }
 
 /** `hidden`: the remote's account lists the environment but the remote does not show its branch (an API key sees only some). */
@@ -160,17 +164,21 @@ async function rebaseAudit(store: GitStore, base: string | null, local: string):
  * brings the working tree and index along (when completing an interrupted
  * push; an operation that just published does that itself).
  */
-async function applyLocally(project: Project, options: CoreOptions, moves: PlannedPush[], followWorkingTree: boolean): Promise<void> {
+async function applyLocally(project: Project, options: CoreOptions, moves: PlannedPush[], followWorkingTree: boolean, plan?: WorktreePlan): Promise<void> {
   const checkedOut = followWorkingTree ? await currentBranch(project) : null;
-  for (const move of moves) {
-    const ref = `refs/heads/${move.branch}`;
-    const local = await readRef(project, ref);
-    if (local === move.new) continue;
-    const replaceable = local === null || local === move.old || (move.replaces !== undefined && local === move.replaces) || (await isAncestor(project, local, move.new));
-    if (!replaceable) continue;
-    if (local !== null && move.branch === checkedOut) await followCheckedOutBranch(project, local, move.new);
-    await updateRef(project, { ref, oldOid: local, newOid: move.new, reflogMessage: `knock-env: ${move.branch} as pushed to the remote`, committer: signatureOf(options) });
-  }
+  // The same local transaction as every operation's: all locks first, a journal, then the moves.
+  await runLocalTransaction(project, options, async (transaction) => {
+    if (plan) transaction.adoptPlan(plan);
+    for (const move of moves) {
+      const ref = `refs/heads/${move.branch}`;
+      const local = await readRef(project, ref);
+      if (local === move.new) continue;
+      const replaceable = local === null || local === move.old || (move.replaces !== undefined && local === move.replaces) || (await isAncestor(project, local, move.new));
+      if (!replaceable) continue;
+      if (local !== null && move.branch === checkedOut) await followCheckedOutBranch(project, local, move.new);
+      await updateRef(project, { ref, oldOid: local, newOid: move.new, reflogMessage: `knock-env: ${move.branch} as pushed to the remote`, committer: signatureOf(options) });
+    }
+  });
 }
 
 // ---------------------------------------------------------------- journal
@@ -202,7 +210,7 @@ async function deleteJournal(project: Project, journal: Journal): Promise<void> 
 
 /** Whether an interrupted push waits to be completed (a local check: no network). */
 export async function pendingPush(project: Project): Promise<PlannedPush[] | null> {
-  return (await readJournal(project))?.moves ?? null;
+  return readPendingPush(project);
 }
 
 // ---------------------------------------------------------------- publishing
@@ -229,9 +237,12 @@ async function pushOne(project: Project, session: RemoteSession, move: PlannedPu
  * what the next push gives the branch above it). A journal records the moves
  * until all are pushed: if the push stops midway, the next command completes it.
  */
-async function publish(project: Project, session: RemoteSession, options: CoreOptions, moves: PlannedPush[]): Promise<void> {
-  if (moves.length === 0) return;
-  const journal: Journal = { remote: session.remote.name, url: redact(session.remote.url), started: new Date().toISOString(), moves };
+async function publish(project: Project, session: RemoteSession, options: CoreOptions, moves: PlannedPush[], plan?: WorktreePlan): Promise<void> {
+  if (moves.length === 0) {
+    if (plan) await applyLocally(project, options, [], false, plan);
+    return;
+  }
+  const journal: Journal = { remote: session.remote.name, url: redact(session.remote.url), started: new Date().toISOString(), moves, ...(plan ? { worktree: storePlan(plan) } : {}) };
   await writeJournal(project, journal);
   const done: PlannedPush[] = [];
   for (const move of moves) {
@@ -261,7 +272,7 @@ async function publish(project: Project, session: RemoteSession, options: CoreOp
     }
     done.push(move);
   }
-  await applyLocally(project, options, moves, false);
+  await applyLocally(project, options, moves, false, plan);
   await deleteJournal(project, journal);
 }
 
@@ -310,7 +321,7 @@ async function resume(project: Project, session: RemoteSession, options: CoreOpt
       },
     );
   }
-  await applyLocally(project, options, journal.moves, true);
+  await applyLocally(project, options, journal.moves, true, journal.worktree ? loadPlan(journal.worktree) : undefined);
   await deleteJournal(project, journal);
   return journal.moves;
 }
@@ -359,7 +370,7 @@ async function withFetchedRemote<T>(options: CoreOptions, work: (fetched: Fetche
     await session.fetch();
     const slugs = await environmentsOf(project, session);
     return work({ project, session, slugs, states: await branchStates(project, session, slugs), resumed });
-  });
+  }, { transaction: false });
 }
 
 /**
@@ -467,14 +478,13 @@ export async function withRemote<O extends CoreOptions, T>(options: O, work: (op
       moves.push({ branch, old: remoteValue, new: value, replaces: move.old });
     }
     try {
-      await publish(project, session, options, ordered(moves, finalSlugs));
+      await publish(project, session, options, ordered(moves, finalSlugs), transaction.plan);
     } catch (error) {
       if (!(error instanceof KnockEnvError && error.code === 'PUSH_INCOMPLETE')) await transaction.abort();
       throw error;
     }
-    await transaction.runDeferred();
     return result;
-  });
+  }, { transaction: false });
 }
 
 function branchNotPushed(remote: RemoteAccess, state: BranchState): KnockEnvError {
@@ -496,3 +506,18 @@ function branchNotPushed(remote: RemoteAccess, state: BranchState): KnockEnvErro
   });
 }
 
+
+/**
+ * `doctor`, and with `--fix` against a remote: completes an interrupted push
+ * first, then repairs from the remote's state and pushes the repairs.
+ */
+export async function diagnoseWithRemote(options: DoctorOptions): Promise<DoctorReport> {
+  if (!options.fix || !options.remote || options.transaction) return diagnose(options);
+  const pending = await pendingPush(await openProject(options));
+  const report = await withRemote(options, diagnose);
+  if (pending) {
+    report.findings.unshift({ ...pushIncomplete(pending), fixed: true });
+    report.fixed += 1;
+  }
+  return report;
+}

@@ -1,4 +1,4 @@
-import { authenticate, authorize, type Capability, type Principal } from '../access.js';
+import { authorize, type Capability, type Principal } from '../access.js';
 import { isKnockEnvError } from '../errors.js';
 import { CLOCK_SKEW_SECONDS, isAncestor, parseTrailers, readCommit, type ParsedCommit } from '../git/commit.js';
 import { EMPTY_TREE_OID, readObject, type GitStore } from '../git/objects.js';
@@ -13,6 +13,7 @@ import { validateResource } from '../validate/resource.js';
 import { treeReader } from '../worktree.js';
 import type { ValidationIssue } from '../validate/types.js';
 import { originOf } from '../ops/analyse.js';
+import { identifyPusher, type PusherEnvironment } from './identity.js';
 import { TRAILER, shortOid } from '../ops/shared.js';
 
 /**
@@ -58,6 +59,8 @@ export interface CheckPushOptions {
   remoteUser?: string;
   /** An API key's secret the server authenticated. */
   apiKey?: string;
+  /** The hook's environment and the server's identity mappings (forges' variables for the pusher): identity.ts. */
+  pusher?: PusherEnvironment;
 }
 
 const OID = /^[0-9a-f]{40}$/;
@@ -104,17 +107,9 @@ export async function checkPush(options: CheckPushOptions): Promise<PushVerdict>
   } catch (error) {
     return refuseAll(`${CONFIG_FILE} on the server's ${HIGHEST_ENVIRONMENT} branch cannot be read: ${error instanceof Error ? error.message : String(error)}`, 'The server\'s administrator has to repair it.');
   }
-  if (!options.remoteUser && !options.apiKey) {
-    return refuseAll('the server did not authenticate the pusher, so it cannot tell what you may do.', 'Push through `knock-env serve` with your email and token (or an API key), or have your git host set REMOTE_USER.');
-  }
-  let who: Principal;
-  try {
-    const email = options.remoteUser ?? '';
-    who = authenticate(config, { name: email, email }, options.apiKey);
-  } catch (error) {
-    if (!isKnockEnvError(error)) throw error;
-    return refuseAll(error.message, error.hint);
-  }
+  const identified = identifyPusher(config, options);
+  if ('refusal' in identified) return refuseAll(identified.refusal.message, identified.refusal.hint);
+  const who = identified.principal;
   // One object for every read, so parsed packs and trees are shared; the directory is never used.
   const project: Project = Object.assign(Object.create(null) as object, store, { dir: store.gitdir });
   const check = new PushCheck(project, config, who, updates);

@@ -2,7 +2,8 @@ import { describeKey, keyProblem } from '../keys.js';
 import { CONFIG_FILE } from '../resources.js';
 import { schemaIssues } from './schemas.js';
 import type { ValidationIssue } from './types.js';
-import { parseYaml, type SourcePositions } from './yaml.js';
+import { type SourcePositions } from './positions.js';
+import { parseYaml } from './yaml.js';
 import { sortIssues } from './resource.js';
 
 /** Roles, as in Knock. */

@@ -5,7 +5,8 @@ import { ENVIRONMENTS_DIR } from '../resources.js';
 import { sortIssues } from './resource.js';
 import { schemaIssues, type SchemaName } from './schemas.js';
 import type { ValidationIssue } from './types.js';
-import { joinPointer, parseYaml, type ParsedYaml } from './yaml.js';
+import { joinPointer } from './positions.js';
+import { parseYaml, type ParsedYaml } from './yaml.js';
 
 /** The per-environment files, each with the schema of the same name. */
 export type EnvironmentFileKind = Extract<SchemaName, 'channel' | 'variables' | 'branding'>;

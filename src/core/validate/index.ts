@@ -12,5 +12,7 @@ export {
   type Role,
 } from './config.js';
 export { getValidator, schemaIssues, schemaUrl, loadSchema, SCHEMAS_DIR, SCHEMA_NAMES, type SchemaName } from './schemas.js';
-export { parseYaml, SourcePositions, LIMITS, decodeUtf8, type ParsedYaml, type Position } from './yaml.js';
+export { LIMITS, decodeUtf8 } from './limits.js';
+export { SourcePositions, type Position } from './positions.js';
+export { parseYaml, type ParsedYaml } from './yaml.js';
 export type { ValidationIssue, IssueCode, SourceReader, ResourceValidation } from './types.js';

@@ -3,7 +3,7 @@ import { hasLiquid, knockLiquid, liquidProblem } from '../liquid/engine.js';
 import { childPath, TemplateFiles, type StringSource } from '../liquid/sources.js';
 import { RESOURCE_KINDS, RESOURCE_TYPES, type ResourceKind } from '../resources.js';
 import type { SourceReader, ValidationIssue } from './types.js';
-import type { Position } from './yaml.js';
+import type { Position } from './positions.js';
 
 /**
  * Liquid syntax checks: every template string of a workflow (channel

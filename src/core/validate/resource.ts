@@ -2,16 +2,10 @@ import { describeKey, keyProblem } from '../keys.js';
 import { RESOURCE_TYPES, resourceRef, type ResourceKind } from '../resources.js';
 import { resourceLiquidIssues } from './liquid.js';
 import { schemaIssues, SCHEMA_NAMES, type SchemaName } from './schemas.js';
-import type { ResourceValidation, SourceReader, ValidationIssue } from './types.js';
-import {
-  decodeUtf8,
-  escapePointerSegment,
-  LIMITS,
-  parseYaml,
-  SourcePositions,
-  tooLargeIssue,
-  type Position,
-} from './yaml.js';
+import type { ResourceValidation, SourceReader, SpecialEntry, ValidationIssue } from './types.js';
+import { decodeUtf8, jsonDepthExceeded, LIMITS, MAX_JSON_DEPTH, offsetPosition, tooLargeIssue } from './limits.js';
+import { escapePointerSegment, SourcePositions, type Position } from './positions.js';
+import { parseYaml } from './yaml.js';
 
 /** How deep `@` references may chain through JSON files. */
 const MAX_REFERENCE_DEPTH = 8;
@@ -47,7 +41,7 @@ export async function validateResource({
   }
 
   const ref = resourceRef(kind, key);
-  const issues: ValidationIssue[] = [];
+  const issues: ValidationIssue[] = (await read.specialEntries?.(ref.dir))?.map(specialEntryIssue) ?? [];
   const loaded = await loadText(read, ref.file, LIMITS.maxYamlBytes);
   if (loaded.kind === 'missing') {
     issues.push({
@@ -57,7 +51,7 @@ export async function validateResource({
     });
     return { kind, key, issues };
   }
-  if (loaded.kind === 'issue') return { kind, key, issues: [loaded.issue] };
+  if (loaded.kind === 'issue') return { kind, key, issues: [...issues, loaded.issue] };
 
   const parsed = parseYaml(loaded.text, ref.file);
   issues.push(...parsed.issues);
@@ -72,6 +66,15 @@ export async function validateResource({
   const result: ResourceValidation = { kind, key, issues: sortIssues(issues) };
   if (isRecord(parsed.data)) result.data = parsed.data;
   return result;
+}
+
+/** Links and submodules are refused: git stores the link, not what it points to, so what knock-env reads would differ from what it commits, promotes and exports. */
+function specialEntryIssue(entry: SpecialEntry): ValidationIssue {
+  if (entry.kind === 'symlink') {
+    return { file: entry.path, code: 'symlink', message: `${entry.path} is a symbolic link; resource folders hold only plain files and folders. Replace it with the file it points to.` };
+  }
+  const what = entry.kind === 'submodule' ? 'a git submodule' : 'neither a file nor a folder';
+  return { file: entry.path, code: 'special-file', message: `${entry.path} is ${what}; resource folders hold only plain files and folders.` };
 }
 
 function schemaName(name: string): SchemaName {
@@ -274,6 +277,8 @@ class ReferenceChecker {
 
   /** A referenced JSON file: it must parse, and its own `@` fields resolve against its folder. */
   private async checkJson(text: string, file: string, depth: number): Promise<ValidationIssue[]> {
+    const tooDeep = jsonDepthExceeded(text);
+    if (tooDeep !== undefined) return [{ file, ...offsetPosition(text, tooDeep), code: 'json-syntax', message: `Arrays and objects nest more than ${MAX_JSON_DEPTH} levels deep.` }];
     let data: unknown;
     try {
       data = JSON.parse(text);

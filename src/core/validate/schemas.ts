@@ -4,7 +4,7 @@ import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
 import type { Ajv, ErrorObject, Options, ValidateFunction } from 'ajv';
 import type { ValidationIssue } from './types.js';
-import { joinPointer, type SourcePositions } from './yaml.js';
+import { joinPointer, type SourcePositions } from './positions.js';
 
 /** Schemas shipped in the project's schemas/ folder, by file name without `.schema.json`. */
 export type SchemaName = 'workflow' | 'guide' | 'knock-env' | 'channel' | 'variables' | 'branding';

@@ -23,7 +23,15 @@ export type IssueCode =
   /** A change to knock-env.yaml, which only knock-env's own commands make. */
   | 'account-change'
   /** A template string or `@` template file whose Liquid does not parse. */
-  | 'liquid-syntax';
+  | 'liquid-syntax'
+  /** A symbolic link inside a resource folder (or a resource folder that is one). */
+  | 'symlink'
+  /** An entry that is neither a regular file nor a folder: a submodule, a FIFO, a device. */
+  | 'special-file'
+  /** A character YAML 1.2 excludes (NUL, ESC and other control characters). */
+  | 'control-character'
+  /** A YAML tag (`!!js/function`, `!binary`, any `!name`): resource files hold plain data. */
+  | 'yaml-tag';
 
 /** One problem in one file. Line and column are 1-based. */
 export interface ValidationIssue {
@@ -43,6 +51,18 @@ export interface SourceReader {
   read(path: string): Promise<Uint8Array | null>;
   /** Size in bytes without reading, or null when there is no such file. Optional. */
   size?(path: string): Promise<number | null>;
+  /**
+   * Entries at or below a repository folder (and the folders on the way to
+   * it) that are not regular files or folders: symbolic links, submodules,
+   * FIFOs. `read` never follows them. Optional.
+   */
+  specialEntries?(dir: string): Promise<SpecialEntry[]>;
+}
+
+export interface SpecialEntry {
+  /** Repository path of the entry. */
+  path: string;
+  kind: 'symlink' | 'submodule' | 'other';
 }
 
 export interface ResourceValidation {

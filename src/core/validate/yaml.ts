@@ -1,168 +1,13 @@
-import type { Document, LineCounter, Node as YamlNode } from 'yaml';
+/**
+ * Parsing one YAML (or JSON) text into plain data with every problem and its
+ * place: the fast parser (yaml-fast.ts) first, the `yaml` package when it gives up.
+ */
 import { yamlLib } from '../yaml-lib.js';
+import type { Document } from 'yaml';
+import { blockDepthExceeded, describeCharacter, excludedCharacter, flowDepthExceeded, LIMITS, MAX_BLOCK_DEPTH, MAX_FLOW_DEPTH, offsetPosition, yamlSizeIssue } from './limits.js';
+import { SourcePositions } from './positions.js';
 import type { ValidationIssue } from './types.js';
-
-/** Limits applied to every file knock-env reads as a resource or as an `@` reference. */
-export const LIMITS = {
-  /** Largest YAML (or JSON main) file accepted, in bytes. */
-  maxYamlBytes: 1024 * 1024,
-  /** Largest file an `@` field may reference, in bytes. */
-  maxReferencedFileBytes: 10 * 1024 * 1024,
-  /** Alias expansion budget handed to the `yaml` package; defeats "billion laughs" documents. */
-  maxAliasCount: 100,
-} as const;
-
-export interface Position {
-  /** 1-based. */
-  line: number;
-  /** 1-based. */
-  column: number;
-}
-
-// ---------------------------------------------------------------------------
-// JSON pointers
-
-export function escapePointerSegment(segment: string | number): string {
-  return String(segment).replace(/~/g, '~0').replace(/\//g, '~1');
-}
-
-export function joinPointer(base: string, segment: string | number): string {
-  return `${base}/${escapePointerSegment(segment)}`;
-}
-
-export function pointerSegments(pointer: string): string[] {
-  if (pointer === '') return [];
-  return pointer
-    .slice(1)
-    .split('/')
-    .map((s) => s.replace(/~1/g, '/').replace(/~0/g, '~'));
-}
-
-// ---------------------------------------------------------------------------
-// Bytes and text
-
-const utf8 = new TextDecoder('utf-8', { fatal: true });
-
-/** A file-too-large issue when the text is over the YAML limit in UTF-8; counts bytes only near the limit. */
-export function yamlSizeIssue(text: string, file: string): ValidationIssue | undefined {
-  if (text.length * 3 <= LIMITS.maxYamlBytes) return undefined;
-  const bytes = new TextEncoder().encode(text).length;
-  return bytes > LIMITS.maxYamlBytes ? tooLargeIssue(file, bytes, LIMITS.maxYamlBytes) : undefined;
-}
-
-export function tooLargeIssue(file: string, bytes: number, limit: number): ValidationIssue {
-  return {
-    file,
-    code: 'file-too-large',
-    message: `File is ${formatBytes(bytes)}; the limit is ${formatBytes(limit)}.`,
-  };
-}
-
-function formatBytes(n: number): string {
-  if (n >= 1024 * 1024) return `${(n / (1024 * 1024)).toFixed(1)} MiB`;
-  if (n >= 1024) return `${(n / 1024).toFixed(1)} KiB`;
-  return `${n} bytes`;
-}
-
-/** Decodes UTF-8 strictly; invalid bytes are an issue, not replacement characters. */
-export function decodeUtf8(bytes: Uint8Array, file: string): { text: string } | { issue: ValidationIssue } {
-  try {
-    // The decoder drops a leading byte order mark.
-    return { text: utf8.decode(bytes) };
-  } catch {
-    return { issue: { file, code: 'yaml-syntax', message: 'File is not valid UTF-8 text.' } };
-  }
-}
-
-// ---------------------------------------------------------------------------
-// Positions of nodes, built only when an issue needs one
-
-/** Maps JSON pointers to line/column in one YAML (or JSON) text. */
-export class SourcePositions {
-  private constructor(
-    private readonly doc: Document.Parsed,
-    private readonly lines: LineCounter,
-  ) {}
-
-  static of(text: string): SourcePositions {
-    const lines = new (yamlLib().LineCounter)();
-    const source = flowDepthExceeded(text) === undefined ? text : '';
-    const doc = yamlLib().parseDocument(source, { lineCounter: lines, prettyErrors: false, uniqueKeys: false });
-    return new SourcePositions(doc, lines);
-  }
-
-  /** @internal used by the slow parse path, which already has the document. */
-  static fromDocument(doc: Document.Parsed, lines: LineCounter): SourcePositions {
-    return new SourcePositions(doc, lines);
-  }
-
-  offsetToPosition(offset: number): Position {
-    const { line, col } = this.lines.linePos(offset);
-    return line === 0 ? { line: 1, column: offset + 1 } : { line, column: col };
-  }
-
-  /**
-   * Position of the node a pointer designates. When the pointer goes past the
-   * document (a missing property), the deepest existing node is used. With
-   * `key`, the position of the mapping key naming the last segment is returned.
-   */
-  locate(pointer: string, options: { key?: boolean } = {}): Position | undefined {
-    const segments = pointerSegments(pointer);
-    let node: unknown = this.doc.contents;
-    let position = rangeStart(node);
-    for (let i = 0; i < segments.length; i++) {
-      const segment = segments[i] as string;
-      if (yamlLib().isAlias(node)) node = node.resolve(this.doc);
-      if (yamlLib().isMap(node)) {
-        const pair = node.items.find((p) => keyString(p.key) === segment);
-        if (pair === undefined) break;
-        const keyStart = rangeStart(pair.key);
-        if (i === segments.length - 1 && options.key === true && keyStart !== undefined) {
-          position = keyStart;
-          break;
-        }
-        node = pair.value;
-        position = rangeStart(node) ?? keyStart ?? position;
-      } else if (yamlLib().isSeq(node)) {
-        const item: unknown = node.items[Number(segment)];
-        if (item === undefined || !/^\d+$/.test(segment)) break;
-        node = item;
-        position = rangeStart(node) ?? position;
-      } else {
-        break;
-      }
-    }
-    return position === undefined ? undefined : this.offsetToPosition(position);
-  }
-
-  /** Position of the first alias node, for reporting alias-limit problems. */
-  firstAlias(): Position | undefined {
-    let offset: number | undefined;
-    yamlLib().visit(this.doc, {
-      Alias(_key, node) {
-        offset = node.range?.[0];
-        return yamlLib().visit.BREAK;
-      },
-    });
-    return offset === undefined ? undefined : this.offsetToPosition(offset);
-  }
-}
-
-function rangeStart(node: unknown): number | undefined {
-  if (node !== null && typeof node === 'object' && 'range' in node) {
-    const range = (node as YamlNode).range;
-    if (Array.isArray(range)) return range[0];
-  }
-  return undefined;
-}
-
-function keyString(key: unknown): string | undefined {
-  if (yamlLib().isScalar(key)) return key.value === null ? '' : String(key.value);
-  return undefined;
-}
-
-// ---------------------------------------------------------------------------
-// Parsing
+import { fastParseYaml, NOT_HANDLED } from './yaml-fast.js';
 
 export interface ParsedYaml {
   /** The data, or undefined when the text has syntax problems. */
@@ -191,23 +36,10 @@ export function parseYaml(text: string, file: string): ParsedYaml {
 
 /** The `yaml` package's parse, with every error and its position. */
 export function slowParseYaml(text: string, file: string): ParsedYaml {
-  const tooDeep = flowDepthExceeded(text);
-  if (tooDeep !== undefined) {
+  const refused = textIssue(text, file);
+  if (refused !== undefined) {
     const positions = SourcePositions.of('');
-    const before = text.slice(0, tooDeep);
-    const line = before.split('\n').length;
-    return {
-      issues: [
-        {
-          file,
-          line,
-          column: tooDeep - before.lastIndexOf('\n'),
-          code: 'yaml-syntax',
-          message: `Flow collections ([...] and {...}) nest more than ${MAX_FLOW_DEPTH} levels deep.`,
-        },
-      ],
-      positions: () => positions,
-    };
+    return { issues: [refused], positions: () => positions };
   }
   const lines = new (yamlLib().LineCounter)();
   const doc = yamlLib().parseDocument(text, {
@@ -226,6 +58,7 @@ export function slowParseYaml(text: string, file: string): ParsedYaml {
       message: error.code === 'DUPLICATE_KEY' ? duplicateKeyMessage(error.pos[0], text) : error.message,
     };
   });
+  issues.push(...tagIssues(doc, file, text, positions));
   if (issues.length > 0) return { issues, positions: () => positions };
   try {
     const data: unknown = doc.toJS({ maxAliasCount: LIMITS.maxAliasCount });
@@ -250,30 +83,59 @@ export function slowParseYaml(text: string, file: string): ParsedYaml {
 }
 
 /**
- * Deepest nesting of flow collections let through to the `yaml` package.
- * It parses them recursively: a 1 MiB text of nested brackets costs it
- * seconds and hundreds of MiB before it reports the exhausted stack.
+ * What makes a text unfit to hand to the `yaml` package at all: a character
+ * YAML excludes, or nesting deep enough to exhaust its stack or memory.
  */
-export const MAX_FLOW_DEPTH = 100;
-
-/**
- * Offset where the count of open `[`/`{` first exceeds MAX_FLOW_DEPTH, or
- * undefined. Brackets in strings and comments count too, so a text can be
- * refused with less real nesting (real files come nowhere near the limit);
- * closing brackets inside strings can hide nesting from this count, in
- * which case the `yaml` package's own stack check still ends the parse.
- */
-export function flowDepthExceeded(text: string): number | undefined {
-  let depth = 0;
-  for (let i = 0; i < text.length; i++) {
-    const c = text.charCodeAt(i);
-    if (c === 0x5b || c === 0x7b) {
-      if (++depth > MAX_FLOW_DEPTH) return i;
-    } else if ((c === 0x5d || c === 0x7d) && depth > 0) {
-      depth--;
-    }
+function textIssue(text: string, file: string): ValidationIssue | undefined {
+  const excluded = excludedCharacter(text);
+  if (excluded !== undefined) {
+    return {
+      file,
+      ...offsetPosition(text, excluded),
+      code: 'control-character',
+      message: `The control character ${describeCharacter(text.charCodeAt(excluded))} is not allowed in YAML; remove it (inside a double-quoted string, write it as an escape such as \\u001b).`,
+    };
+  }
+  const flow = flowDepthExceeded(text);
+  if (flow !== undefined) {
+    return { file, ...offsetPosition(text, flow), code: 'yaml-syntax', message: `Flow collections ([...] and {...}) nest more than ${MAX_FLOW_DEPTH} levels deep.` };
+  }
+  const block = blockDepthExceeded(text);
+  if (block !== undefined) {
+    return { file, ...offsetPosition(text, block), code: 'yaml-syntax', message: `Block collections nest more than ${MAX_BLOCK_DEPTH} levels deep.` };
   }
   return undefined;
+}
+
+/** Tags of YAML 1.2's core schema: they only restate what the value already is. */
+const CORE_TAGS = new Set(['str', 'int', 'float', 'bool', 'null', 'map', 'seq'].map((name) => `tag:yaml.org,2002:${name}`));
+
+/**
+ * Every explicit tag outside the core schema (`!!js/function`, `!binary`,
+ * `!!binary`, `!anything`): the `yaml` package would drop an unknown one
+ * silently (or build a Buffer), and Knock knows none of them.
+ */
+function tagIssues(doc: Document.Parsed, file: string, text: string, positions: SourcePositions): ValidationIssue[] {
+  const issues: ValidationIssue[] = [];
+  yamlLib().visit(doc, {
+    Node(_key, node) {
+      const tag = node.tag;
+      if (tag === undefined || CORE_TAGS.has(tag)) return;
+      const start = node.range?.[0] ?? 0;
+      let bang = text.lastIndexOf('!', start);
+      while (bang > 0 && text[bang - 1] === '!') bang--;
+      const at = positions.offsetToPosition(bang >= 0 ? bang : start);
+      const shown = tag.startsWith('tag:yaml.org,2002:') ? `!!${tag.slice('tag:yaml.org,2002:'.length)}` : tag;
+      issues.push({
+        file,
+        line: at.line,
+        column: at.column,
+        code: 'yaml-tag',
+        message: `The YAML tag ${shown} is not supported: resource files hold plain data (strings, numbers, booleans, null, lists and mappings). Remove the tag.`,
+      });
+    },
+  });
+  return issues;
 }
 
 function duplicateKeyMessage(offset: number, text: string): string {
@@ -281,637 +143,4 @@ function duplicateKeyMessage(offset: number, text: string): string {
   const match = /^(?:"((?:[^"\\]|\\.)*)"|'((?:[^']|'')*)'|([^:\n]*?))\s*:/.exec(rest);
   const name = match?.[1] ?? match?.[2]?.replace(/''/g, "'") ?? match?.[3];
   return name !== undefined && name !== '' ? `Duplicate key "${name}".` : 'Duplicate key.';
-}
-
-// ---------------------------------------------------------------------------
-// Fast path
-//
-// A parser for the subset of YAML that resource files are written in: block
-// mappings and sequences, plain and single-line quoted scalars, literal and
-// folded block scalars, comments, and flow collections written on one line
-// (`{ unit: minutes, value: 15 }`, `[comments, mentions]`). On anything else it
-// gives up and the caller falls back to the `yaml` package, so the subset it
-// accepts must produce exactly what `yaml` produces for the same text (the
-// tests compare the two). Values are resolved with YAML 1.2's core schema,
-// in the order the `yaml` package tries its tags.
-
-export const NOT_HANDLED: unique symbol = Symbol('not handled');
-
-const BAIL = new Error('fast path gives up');
-
-/** Returns the document's data, or NOT_HANDLED when the text is outside the fast subset. */
-export function fastParseYaml(text: string): unknown {
-  if (text.length === 0 || hasUnsupportedChar(text)) return NOT_HANDLED;
-  try {
-    return new FastParser(text).document();
-  } catch (error) {
-    // Nesting deep enough to exhaust the stack is left to the slow path, which reports it.
-    if (error === BAIL || error instanceof RangeError) return NOT_HANDLED;
-    throw error;
-  }
-}
-
-/** Control characters other than tab and newline, CR, and the Unicode separators and BOM. */
-function hasUnsupportedChar(text: string): boolean {
-  for (let i = 0; i < text.length; i++) {
-    const c = text.charCodeAt(i);
-    if (c < 0x20) {
-      if (c !== TAB && c !== 0x0a) return true;
-    } else if (c >= 0x7f) {
-      if (c <= 0x9f || c === 0x2028 || c === 0x2029 || c === 0xfeff) return true;
-    }
-  }
-  return false;
-}
-
-const SPACE = 32;
-const TAB = 9;
-
-/** Line kinds: content, ignorable (blank or comment), or indented with a tab. */
-const CONTENT = 0;
-const IGNORABLE = 1;
-const TAB_INDENT = 2;
-
-class FastParser {
-  private readonly raw: string[];
-  private readonly indents: number[];
-  private readonly texts: string[];
-  private readonly kinds: number[];
-  private readonly finalNewline: boolean;
-  private pos = 0;
-  private flowDepthChecked = false;
-
-  constructor(private readonly text: string) {
-    const raw = text.split('\n');
-    this.finalNewline = raw[raw.length - 1] === '';
-    if (this.finalNewline) raw.pop();
-    this.raw = raw;
-    const n = raw.length;
-    this.indents = new Array<number>(n);
-    this.texts = new Array<string>(n);
-    this.kinds = new Array<number>(n);
-    for (let i = 0; i < n; i++) {
-      const line = raw[i] as string;
-      let sp = 0;
-      while (line.charCodeAt(sp) === SPACE) sp++;
-      this.indents[i] = sp;
-      if (sp === line.length) {
-        this.kinds[i] = IGNORABLE;
-        this.texts[i] = '';
-        continue;
-      }
-      const c = line.charCodeAt(sp);
-      if (c === TAB) {
-        this.kinds[i] = TAB_INDENT;
-        this.texts[i] = '';
-        continue;
-      }
-      this.kinds[i] = c === 0x23 /* # */ ? IGNORABLE : CONTENT;
-      this.texts[i] = sp === 0 ? line : line.slice(sp);
-    }
-  }
-
-  document(): unknown {
-    let i = this.peek();
-    if (i < 0) throw BAIL;
-    const first = this.texts[i] as string;
-    if (first.startsWith('---')) {
-      if (first !== '---' && !/^---[ \t]+#/.test(first)) throw BAIL;
-      this.pos = i + 1;
-      i = this.peek();
-      if (i < 0) throw BAIL;
-    }
-    if (this.indents[i] !== 0) throw BAIL;
-    const value = this.block(0);
-    if (this.peek() >= 0) throw BAIL;
-    return value;
-  }
-
-  /** Index of the next content line, or -1 at the end. */
-  private peek(): number {
-    const n = this.raw.length;
-    let i = this.pos;
-    while (i < n) {
-      const kind = this.kinds[i];
-      if (kind === CONTENT) return i;
-      if (kind === TAB_INDENT) throw BAIL;
-      i++;
-    }
-    return -1;
-  }
-
-  private block(indent: number): unknown {
-    const i = this.peek();
-    const text = this.texts[i] as string;
-    if (isSequenceEntry(text)) return this.sequence(indent);
-    if (splitKey(text) !== null) return this.mapping(indent);
-    throw BAIL;
-  }
-
-  private mapping(indent: number): Record<string, unknown> {
-    const result: Record<string, unknown> = {};
-    for (;;) {
-      const i = this.peek();
-      if (i < 0) break;
-      const lineIndent = this.indents[i] as number;
-      if (lineIndent < indent) break;
-      if (lineIndent > indent) throw BAIL;
-      const entry = splitKey(this.texts[i] as string);
-      if (entry === null) {
-        if (isSequenceEntry(this.texts[i] as string)) break;
-        throw BAIL;
-      }
-      this.pos = i + 1;
-      const value = this.value(entry.rest, indent, false);
-      if (entry.key === '__proto__' || Object.prototype.hasOwnProperty.call(result, entry.key)) throw BAIL;
-      result[entry.key] = value;
-    }
-    return result;
-  }
-
-  private sequence(indent: number): unknown[] {
-    const result: unknown[] = [];
-    for (;;) {
-      const i = this.peek();
-      if (i < 0) break;
-      const lineIndent = this.indents[i] as number;
-      if (lineIndent < indent) break;
-      if (lineIndent > indent) throw BAIL;
-      const text = this.texts[i] as string;
-      if (!isSequenceEntry(text)) break;
-      if (text.charCodeAt(1) === TAB) throw BAIL;
-      let k = 1;
-      while (text.charCodeAt(k) === SPACE) k++;
-      if (text.charCodeAt(k) === TAB) throw BAIL;
-      const rest = text.slice(k);
-      this.pos = i + 1;
-      if (rest === '' || rest[0] === '#') {
-        result.push(this.nested(indent, false));
-        continue;
-      }
-      if (isSequenceEntry(rest)) throw BAIL;
-      if (splitKey(rest) !== null) {
-        // A compact mapping: its first entry shares the line with the dash.
-        this.pos = i;
-        this.indents[i] = indent + k;
-        this.texts[i] = rest;
-        result.push(this.mapping(indent + k));
-        continue;
-      }
-      result.push(this.value(rest, indent, true));
-    }
-    return result;
-  }
-
-  /** The node below a key or dash that has nothing after it on its own line. */
-  private nested(indent: number, allowSameIndentSequence: boolean): unknown {
-    const j = this.peek();
-    if (j < 0) return null;
-    const lineIndent = this.indents[j] as number;
-    if (lineIndent > indent) return this.block(lineIndent);
-    if (allowSameIndentSequence && lineIndent === indent && isSequenceEntry(this.texts[j] as string)) {
-      return this.sequence(indent);
-    }
-    return null;
-  }
-
-  /** The value after `key:` or `- `; `indent` is the indentation of the owning collection. */
-  private value(rest: string, indent: number, inSequence: boolean): unknown {
-    if (rest === '' || rest[0] === '#') return this.nested(indent, !inSequence);
-    const c = rest[0];
-    if (c === '|' || c === '>') return this.blockScalar(rest, indent);
-    let value: unknown;
-    if (c === '"' || c === "'") {
-      const quoted = c === '"' ? doubleQuoted(rest) : singleQuoted(rest);
-      if (!isBlankOrComment(rest, quoted.end)) throw BAIL;
-      value = quoted.value;
-    } else if (c === '[' || c === '{') {
-      if (!this.flowDepthChecked) {
-        // The slow path refuses a text by this count alone; so must the fast one.
-        if (flowDepthExceeded(this.text) !== undefined) throw BAIL;
-        this.flowDepthChecked = true;
-      }
-      const flow = new FlowReader(rest);
-      value = flow.collection();
-      if (!isBlankOrComment(rest, flow.pos)) throw BAIL;
-    } else {
-      const first = plainValue(rest);
-      value = resolvePlain(first.comment ? first.text : this.plainContinuation(first.text, indent));
-    }
-    const j = this.peek();
-    if (j >= 0 && (this.indents[j] as number) > indent) throw BAIL;
-    return value;
-  }
-
-  /**
-   * Folds the lines that continue a plain scalar: more indented than its
-   * collection, joined by a space, or by newlines where blank lines separate them.
-   */
-  private plainContinuation(first: string, indent: number): string {
-    let text = first;
-    let blank = 0;
-    let k = this.pos;
-    const n = this.raw.length;
-    while (k < n) {
-      const kind = this.kinds[k];
-      if (kind === TAB_INDENT) throw BAIL;
-      if (kind === IGNORABLE) {
-        if (this.texts[k] !== '') break;
-        blank++;
-        k++;
-        continue;
-      }
-      if ((this.indents[k] as number) <= indent) break;
-      const line = this.texts[k] as string;
-      if (!startsPlain(line)) throw BAIL;
-      const next = plainValue(line);
-      text += blank > 0 ? '\n'.repeat(blank) : ' ';
-      text += next.text;
-      blank = 0;
-      k++;
-      this.pos = k;
-      if (next.comment) break;
-    }
-    return text;
-  }
-
-  private blockScalar(header: string, parentIndent: number): string {
-    const match = /^([|>])([-+]?)(?:[ \t]+#.*|[ \t]*)$/.exec(header);
-    if (match === null) throw BAIL;
-    const literal = match[1] === '|';
-    const chomping = match[2];
-    const n = this.raw.length;
-    const start = this.pos;
-    if (start >= n) throw BAIL;
-    const firstLine = this.raw[start] as string;
-    let contentIndent = 0;
-    while (firstLine.charCodeAt(contentIndent) === SPACE) contentIndent++;
-    if (contentIndent === firstLine.length || firstLine.charCodeAt(contentIndent) === TAB) throw BAIL;
-    if (contentIndent <= parentIndent) return '';
-    const lines: string[] = [];
-    let trailingBlank = 0;
-    let k = start;
-    for (; k < n; k++) {
-      const line = this.raw[k] as string;
-      let sp = 0;
-      while (line.charCodeAt(sp) === SPACE) sp++;
-      if (sp === line.length) {
-        if (sp > contentIndent) throw BAIL;
-        lines.push('');
-        trailingBlank++;
-        continue;
-      }
-      if (sp < contentIndent) {
-        if (line.charCodeAt(sp) === TAB) throw BAIL;
-        break;
-      }
-      const content = line.slice(contentIndent);
-      if (!literal && (content.charCodeAt(0) === SPACE || content.charCodeAt(0) === TAB)) throw BAIL;
-      lines.push(content);
-      trailingBlank = 0;
-    }
-    if (k === n && !this.finalNewline) throw BAIL;
-    this.pos = k;
-    const body = trailingBlank > 0 ? lines.slice(0, lines.length - trailingBlank) : lines;
-    let text: string;
-    if (literal) {
-      text = body.join('\n');
-    } else {
-      text = body[0] as string;
-      let blank = 0;
-      for (let q = 1; q < body.length; q++) {
-        const line = body[q] as string;
-        if (line === '') {
-          blank++;
-          continue;
-        }
-        text += blank > 0 ? '\n'.repeat(blank) : ' ';
-        blank = 0;
-        text += line;
-      }
-    }
-    if (chomping === '-') return text;
-    if (chomping === '+') return `${text}\n${'\n'.repeat(trailingBlank)}`;
-    return `${text}\n`;
-  }
-}
-
-function isSequenceEntry(text: string): boolean {
-  if (text.charCodeAt(0) !== 0x2d /* - */) return false;
-  const next = text.charCodeAt(1);
-  return text.length === 1 || next === SPACE || next === TAB;
-}
-
-function isBlankOrComment(text: string, from: number): boolean {
-  let i = from;
-  while (text.charCodeAt(i) === SPACE || text.charCodeAt(i) === TAB) i++;
-  return i === text.length || (i > from && text[i] === '#');
-}
-
-/** Characters that cannot start a plain scalar in block context. */
-const INDICATORS = new Set([',', '[', ']', '{', '}', '#', '&', '*', '!', '|', '>', "'", '"', '%', '@', '`']);
-
-function startsPlain(text: string): boolean {
-  const c = text[0] as string;
-  if (INDICATORS.has(c)) return false;
-  if (c === '-' || c === '?' || c === ':') {
-    const next = text.charCodeAt(1);
-    return !(text.length === 1 || next === SPACE || next === TAB);
-  }
-  return true;
-}
-
-/** Splits `key: rest`; null when the line is not a (supported) mapping entry. */
-function splitKey(text: string): { key: string; rest: string } | null {
-  const c = text[0];
-  let key: string;
-  let colon: number;
-  if (c === '"' || c === "'") {
-    const quoted = c === '"' ? doubleQuoted(text) : singleQuoted(text);
-    if (text[quoted.end] !== ':') return null;
-    colon = quoted.end;
-    const next = text.charCodeAt(colon + 1);
-    if (!(colon + 1 === text.length || next === SPACE || next === TAB)) throw BAIL;
-    key = quoted.value;
-  } else {
-    if (!startsPlain(text)) return null;
-    colon = -1;
-    for (let p = 1; p < text.length; p++) {
-      const ch = text.charCodeAt(p);
-      if (ch === 0x3a /* : */) {
-        const next = text.charCodeAt(p + 1);
-        if (p + 1 === text.length || next === SPACE || next === TAB) {
-          colon = p;
-          break;
-        }
-      } else if (ch === 0x23 /* # */) {
-        const prev = text.charCodeAt(p - 1);
-        if (prev === SPACE || prev === TAB) return null;
-      }
-    }
-    if (colon < 0) return null;
-    key = text.slice(0, colon);
-    const last = key.charCodeAt(key.length - 1);
-    if (last === SPACE || last === TAB) throw BAIL;
-    if (typeof resolvePlain(key) !== 'string') throw BAIL;
-  }
-  if (colon > 1000) throw BAIL;
-  let r = colon + 1;
-  while (text.charCodeAt(r) === SPACE || text.charCodeAt(r) === TAB) r++;
-  return { key, rest: r === text.length ? '' : text.slice(r) };
-}
-
-/**
- * A flow collection that opens and closes on one line. Plain scalars end at
- * `,` `[` `]` `{` `}` and at `:` before a space or one of those; keys are
- * followed by `: `. Anything rarer gives up: a comment, tab or line break
- * inside the collection, an empty entry or trailing comma, a key without a
- * value or a value without a key (`[a: b]`), `?` keys, anchors, aliases and
- * tags, non-string keys, duplicate keys.
- */
-class FlowReader {
-  /** Offset just past what has been read. */
-  pos = 0;
-  private depth = 0;
-
-  constructor(private readonly text: string) {}
-
-  /** Reads the `[...]` or `{...}` at `pos`. */
-  collection(): unknown[] | Record<string, unknown> {
-    if (++this.depth > MAX_FLOW_DEPTH) throw BAIL;
-    const open = this.text.charCodeAt(this.pos);
-    this.pos++;
-    this.spaces();
-    const value = open === 0x5b /* [ */ ? this.sequence() : this.mapping();
-    this.depth--;
-    return value;
-  }
-
-  private sequence(): unknown[] {
-    const items: unknown[] = [];
-    if (this.text.charCodeAt(this.pos) === 0x5d /* ] */) {
-      this.pos++;
-      return items;
-    }
-    for (;;) {
-      items.push(this.node());
-      this.spaces();
-      const c = this.text.charCodeAt(this.pos++);
-      if (c === 0x5d /* ] */) return items;
-      if (c !== 0x2c /* , */) throw BAIL;
-      this.spaces();
-      if (this.text.charCodeAt(this.pos) === 0x5d) throw BAIL;
-    }
-  }
-
-  private mapping(): Record<string, unknown> {
-    const result: Record<string, unknown> = {};
-    if (this.text.charCodeAt(this.pos) === 0x7d /* } */) {
-      this.pos++;
-      return result;
-    }
-    for (;;) {
-      const start = this.pos;
-      const c = this.text[start];
-      let key: string;
-      if (c === '"' || c === "'") {
-        const quoted = c === '"' ? doubleQuoted(this.text, start) : singleQuoted(this.text, start);
-        key = quoted.value;
-        this.pos = quoted.end;
-      } else {
-        key = this.plain();
-        if (typeof resolvePlain(key) !== 'string') throw BAIL;
-      }
-      if (this.pos - start > 1000) throw BAIL;
-      if (this.text.charCodeAt(this.pos) !== 0x3a /* : */ || this.text.charCodeAt(this.pos + 1) !== SPACE) throw BAIL;
-      this.pos += 2;
-      this.spaces();
-      const value = this.node();
-      if (key === '__proto__' || Object.prototype.hasOwnProperty.call(result, key)) throw BAIL;
-      result[key] = value;
-      this.spaces();
-      const next = this.text.charCodeAt(this.pos++);
-      if (next === 0x7d /* } */) return result;
-      if (next !== 0x2c /* , */) throw BAIL;
-      this.spaces();
-      if (this.text.charCodeAt(this.pos) === 0x7d) throw BAIL;
-    }
-  }
-
-  /** An entry of a sequence or the value of a pair. */
-  private node(): unknown {
-    const c = this.text[this.pos];
-    if (c === '[' || c === '{') return this.collection();
-    if (c === '"' || c === "'") {
-      const quoted = c === '"' ? doubleQuoted(this.text, this.pos) : singleQuoted(this.text, this.pos);
-      this.pos = quoted.end;
-      return quoted.value;
-    }
-    return resolvePlain(this.plain());
-  }
-
-  /** A plain scalar; leaves `pos` just past its last non-space character. */
-  private plain(): string {
-    const text = this.text;
-    const start = this.pos;
-    const c = text.charCodeAt(start);
-    if (start >= text.length || c === 0x3f /* ? */ || c === 0x3a /* : */ || INDICATORS.has(text[start] as string)) throw BAIL;
-    if (c === 0x2d /* - */ && !isFlowPlainSafe(text.charCodeAt(start + 1))) throw BAIL;
-    let end = start + 1;
-    for (let p = start + 1; p < text.length; p++) {
-      const ch = text.charCodeAt(p);
-      if (ch === SPACE) continue;
-      if (ch === 0x3a /* : */) {
-        if (!isFlowPlainSafe(text.charCodeAt(p + 1))) break;
-      } else if (ch === 0x23 /* # */) {
-        if (text.charCodeAt(p - 1) === SPACE) throw BAIL;
-      } else if (ch === TAB) {
-        throw BAIL;
-      } else if (isFlowIndicator(ch)) {
-        break;
-      }
-      end = p + 1;
-    }
-    this.pos = end;
-    return text.slice(start, end);
-  }
-
-  /** Skips spaces; a tab gives up. */
-  private spaces(): void {
-    let p = this.pos;
-    while (this.text.charCodeAt(p) === SPACE) p++;
-    if (this.text.charCodeAt(p) === TAB) throw BAIL;
-    this.pos = p;
-  }
-}
-
-function isFlowIndicator(c: number): boolean {
-  return c === 0x2c /* , */ || c === 0x5b /* [ */ || c === 0x5d /* ] */ || c === 0x7b /* { */ || c === 0x7d; /* } */
-}
-
-/** Whether a character (NaN past the end) may follow `-` or `:` inside a plain scalar in a flow collection. */
-function isFlowPlainSafe(c: number): boolean {
-  return !(Number.isNaN(c) || c === SPACE || c === TAB || isFlowIndicator(c));
-}
-
-/** One line of a plain scalar, without its trailing comment; `comment` tells whether it had one. */
-function plainValue(rest: string): { text: string; comment: boolean } {
-  if (!startsPlain(rest)) throw BAIL;
-  let end = rest.length;
-  let comment = false;
-  for (let p = 1; p < rest.length; p++) {
-    const ch = rest.charCodeAt(p);
-    if (ch === 0x23 /* # */) {
-      const prev = rest.charCodeAt(p - 1);
-      if (prev === SPACE || prev === TAB) {
-        end = p;
-        comment = true;
-        break;
-      }
-    } else if (ch === 0x3a /* : */) {
-      const next = rest.charCodeAt(p + 1);
-      if (p + 1 === rest.length || next === SPACE || next === TAB) throw BAIL;
-    }
-  }
-  while (end > 0 && (rest.charCodeAt(end - 1) === SPACE || rest.charCodeAt(end - 1) === TAB)) end--;
-  return { text: end === rest.length ? rest : rest.slice(0, end), comment };
-}
-
-/** The single-quoted scalar opening at `start`, and the offset just past it. */
-function singleQuoted(text: string, start = 0): { value: string; end: number } {
-  let value = '';
-  let from = start + 1;
-  for (;;) {
-    const q = text.indexOf("'", from);
-    if (q < 0) throw BAIL;
-    value += text.slice(from, q);
-    if (text[q + 1] === "'") {
-      value += "'";
-      from = q + 2;
-      continue;
-    }
-    return { value, end: q + 1 };
-  }
-}
-
-const SIMPLE_ESCAPES: Record<string, string> = {
-  '\\': '\\',
-  '"': '"',
-  '/': '/',
-  n: '\n',
-  t: '\t',
-  r: '\r',
-  b: '\b',
-  f: '\f',
-  '0': '\0',
-};
-
-/** The double-quoted scalar opening at `start`, and the offset just past it. */
-function doubleQuoted(text: string, start = 0): { value: string; end: number } {
-  let value = '';
-  let from = start + 1;
-  for (;;) {
-    let p = from;
-    while (p < text.length) {
-      const ch = text.charCodeAt(p);
-      if (ch === 0x22 /* " */ || ch === 0x5c /* \ */) break;
-      p++;
-    }
-    if (p >= text.length) throw BAIL;
-    value += text.slice(from, p);
-    if (text.charCodeAt(p) === 0x22) return { value, end: p + 1 };
-    const escape = text[p + 1];
-    if (escape === undefined) throw BAIL;
-    const simple = SIMPLE_ESCAPES[escape];
-    if (simple !== undefined) {
-      value += simple;
-      from = p + 2;
-    } else if (escape === 'u') {
-      const hex = text.slice(p + 2, p + 6);
-      if (!/^[0-9a-fA-F]{4}$/.test(hex)) throw BAIL;
-      value += String.fromCharCode(parseInt(hex, 16));
-      from = p + 6;
-    } else {
-      throw BAIL;
-    }
-  }
-}
-
-const NULL_RE = /^(?:~|[Nn]ull|NULL)?$/;
-const BOOL_RE = /^(?:[Tt]rue|TRUE|[Ff]alse|FALSE)$/;
-const INT_OCT_RE = /^0o[0-7]+$/;
-const INT_RE = /^[-+]?[0-9]+$/;
-const INT_HEX_RE = /^0x[0-9a-fA-F]+$/;
-const FLOAT_NAN_RE = /^(?:[-+]?\.(?:inf|Inf|INF)|\.nan|\.NaN|\.NAN)$/;
-const FLOAT_EXP_RE = /^[-+]?(?:\.[0-9]+|[0-9]+(?:\.[0-9]*)?)[eE][-+]?[0-9]+$/;
-const FLOAT_RE = /^[-+]?(?:\.[0-9]+|[0-9]+\.[0-9]*)$/;
-
-/** YAML 1.2 core schema resolution of a plain scalar, as the `yaml` package does it. */
-function resolvePlain(text: string): unknown {
-  const c = text.charCodeAt(0);
-  const maybeSpecial =
-    text.length === 0 ||
-    (c >= 0x30 && c <= 0x39) ||
-    c === 0x2b /* + */ ||
-    c === 0x2d /* - */ ||
-    c === 0x2e /* . */ ||
-    c === 0x7e /* ~ */ ||
-    c === 0x6e /* n */ ||
-    c === 0x4e /* N */ ||
-    c === 0x74 /* t */ ||
-    c === 0x54 /* T */ ||
-    c === 0x66 /* f */ ||
-    c === 0x46; /* F */
-  if (!maybeSpecial) return text;
-  if (NULL_RE.test(text)) return null;
-  if (BOOL_RE.test(text)) return c === 0x74 || c === 0x54;
-  if (INT_OCT_RE.test(text)) return parseInt(text.substring(2), 8);
-  if (INT_RE.test(text)) return parseInt(text, 10);
-  if (INT_HEX_RE.test(text)) return parseInt(text.substring(2), 16);
-  if (FLOAT_NAN_RE.test(text)) {
-    if (text.slice(-3).toLowerCase() === 'nan') return NaN;
-    return text[0] === '-' ? Number.NEGATIVE_INFINITY : Number.POSITIVE_INFINITY;
-  }
-  if (FLOAT_EXP_RE.test(text) || FLOAT_RE.test(text)) return parseFloat(text);
-  return text;
 }
