@@ -164,6 +164,8 @@ async function deployToKnock() {
     await ke('The plan for development (nothing is sent)', ['deploy', 'development', '--dry-run'], { extraEnv: knock });
     await ke('Deploy development: upsert and commit each resource, read back, record', ['deploy', 'development', '--yes'], { extraEnv: knock });
     await ke('Deploy staging: promotes the commits development holds', ['deploy', 'staging', '--yes'], { extraEnv: knock });
+    await ke("Production's branch is behind staging's (the teammate's change): deploying it now is refused", ['deploy', 'production', '--dry-run'], { extraEnv: knock, allowFail: true });
+    await ke('Promote production in git first (offline: the demo server has stopped)', ['promote', 'production', '--yes', '--offline']);
     await ke('Deploy production: promotes the commits staging holds', ['deploy', 'production', '--yes'], { extraEnv: knock });
     await ke('In sync', ['drift', 'production'], { extraEnv: knock });
     const workflows = (await execa('ls', [join(dir, 'workflows')])).stdout.split('\n').filter(Boolean);

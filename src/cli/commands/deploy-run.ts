@@ -53,7 +53,7 @@ function actionText(plan: DeployPlan, r: PlannedResource): string {
     case 'upsert':
       return 'upsert and commit';
     case 'promote':
-      return r.promoteCommit ? `promote ${plan.lower?.knockEnvironment ?? ''} commit ${r.promoteCommit.slice(0, 8)}` : 'promote';
+      return r.promoteCommit ? `promote ${plan.lower?.knockEnvironment ?? ''} commit ${r.promoteCommit}` : 'promote';
     case 'write':
       return r.force ? 'write directly (--force)' : `write directly (origin ${plan.environment})`;
     case 'retire':
