@@ -10,6 +10,7 @@ import { importKnockDirectory } from '../../src/core/ops/import.js';
 import { initProject } from '../../src/core/ops/init.js';
 import { promoteEnvironment } from '../../src/core/ops/promote.js';
 import { readAuditTrail } from '../../src/core/ops/audit.js';
+import { readLog } from '../../src/core/ops/log.js';
 import { diagnose } from '../../src/core/ops/doctor.js';
 import { openProject } from '../../src/core/project.js';
 import { KNOCK_TEMPLATES, coreOptionsFor, diskFs, git, tempDir } from '../helpers/repo.js';
@@ -73,6 +74,8 @@ describe('deploy to Knock', () => {
     expect(event).toMatchObject({ environment: 'development', to: head, from: null });
     expect(await git(dir, 'log', '-1', '--format=%(trailers:key=Knock-Env-Knock-Environment,valueonly)', 'knock-env/audit')).toBe('development');
     expect(existsSync(journalPath(`${dir}/.git`))).toBe(false);
+    const log = await readLog({ fs: diskFs, dir, environment: 'development', promotionsOnly: true });
+    expect(log.entries.map((e) => [e.type, e.to])).toEqual([['deploy', head]]);
 
     standin.resetCalls();
     const second = await deploy(dir, 'development');
