@@ -10,6 +10,7 @@ import type { Io } from './io.js';
 
 export const fs: FileSystem = nodeFs as unknown as FileSystem;
 
+/** Whether a process id is alive on this host (for taking over a lock its holder left behind). */
 export function isAlive(pid: number): boolean {
   try {
     process.kill(pid, 0);

@@ -27,22 +27,48 @@ export function branchRef(env: string): string {
   return `refs/heads/${env}`;
 }
 
-/** Finds the git directory for `dir` (a `.git` folder or a `.git` file pointing elsewhere), walking up. */
+/**
+ * Finds the git directory for `dir` (a `.git` folder or a `.git` file pointing elsewhere), walking up.
+ * Refuses, naming why, a bare repository or a git directory itself (there is no working tree
+ * to hold the project) and a linked worktree (`git worktree add`), whose branches and objects
+ * live in another repository's git directory.
+ */
 export async function findGitdir(options: Pick<CoreOptions, 'fs' | 'dir'>): Promise<{ dir: string; gitdir: string } | null> {
   let current = resolve(options.dir);
   for (;;) {
+    if (await isGitDirectory(options.fs, current)) {
+      throw new KnockEnvError('UNSUPPORTED_REPOSITORY', `${current} is a bare git repository (or the inside of a .git folder): it has no working tree for knock-env's files.`, {
+        hint: `Clone it and work in the clone: \`git clone ${current} <folder>\`, then run knock-env there.`,
+      });
+    }
     const dotGit = join(current, '.git');
     const stat = await options.fs.promises.lstat(dotGit).catch(() => null);
     if (stat?.isDirectory()) return { dir: current, gitdir: dotGit };
     if (stat?.isFile()) {
       const text = (await readIfExists(options.fs, dotGit))?.toString('utf8') ?? '';
       const match = /^gitdir: (.*)$/m.exec(text);
-      if (match) return { dir: current, gitdir: resolve(current, match[1]!.trim()) };
+      if (match) {
+        const gitdir = resolve(current, match[1]!.trim());
+        const common = (await readIfExists(options.fs, join(gitdir, 'commondir')))?.toString('utf8').trim();
+        if (common !== undefined) {
+          const main = dirname(resolve(gitdir, common));
+          throw new KnockEnvError('UNSUPPORTED_REPOSITORY', `${current} is a linked git worktree (\`git worktree add\`): its branches and objects live in ${resolve(gitdir, common)}, and knock-env keeps its own state, locks and index beside them, so it does not run in linked worktrees.`, {
+            hint: `Run knock-env in the main worktree (${main}), or make a clone to work in: \`git clone ${main} <folder>\`.`,
+          });
+        }
+        return { dir: current, gitdir };
+      }
     }
     const parent = dirname(current);
     if (parent === current) return null;
     current = parent;
   }
+}
+
+/** Whether a folder is itself a git directory: a bare repository, or a .git folder entered. */
+async function isGitDirectory(fs: CoreOptions['fs'], dir: string): Promise<boolean> {
+  const [head, objects, refs] = await Promise.all(['HEAD', 'objects', 'refs'].map((name) => fs.promises.lstat(join(dir, name)).catch(() => null)));
+  return head?.isFile() === true && objects?.isDirectory() === true && refs?.isDirectory() === true;
 }
 
 export async function openProject(options: Pick<CoreOptions, 'fs' | 'dir' | 'transaction'>): Promise<Project> {

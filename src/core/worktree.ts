@@ -456,7 +456,8 @@ export async function updateWorkingTree(
   await refreshIndex(project, index, updates);
 }
 
-async function removeEmptyParents(project: Project, path: string): Promise<void> {
+/** Removes the folders a deleted file leaves empty, up to the working tree's root. */
+export async function removeEmptyParents(project: Project, path: string): Promise<void> {
   const parts = path.split('/').slice(0, -1);
   while (parts.length > 0) {
     try {

@@ -93,3 +93,15 @@ export async function filesUnder(dir: string): Promise<Map<string, Buffer>> {
   await walk(dir);
   return out;
 }
+
+/** A small seeded generator (mulberry32), so a randomised test can be replayed. */
+export function seededRandom(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}

@@ -7,6 +7,7 @@ import { changeMember, createKey } from '../../src/core/ops/members.js';
 import { createEnvironment } from '../../src/core/ops/environments.js';
 import { initProject } from '../../src/core/ops/init.js';
 import { setAccountSetting } from '../../src/core/ops/settings.js';
+import type { ThrottleLimits } from '../../src/core/server/throttle.js';
 import type { Role } from '../../src/core/validate/config.js';
 import { coreOptionsFor, git } from './repo.js';
 
@@ -24,6 +25,11 @@ export interface TeamServerOptions {
   productionWriteAccess?: boolean;
   /** The server's time limit for one request, in milliseconds (default: serve's own). */
   timeLimitMs?: number;
+  /**
+   * Failed-login throttling ({} for serve's own limits). By default it is off (a limit of 1,000,000):
+   * tests that share one server all log in from 127.0.0.1, and a few of them fail on purpose.
+   */
+  throttle?: Partial<ThrottleLimits>;
 }
 
 export interface TeamServer {
@@ -87,7 +93,13 @@ export async function startTeamServer(options: TeamServerOptions = {}): Promise<
     await installServer(bare);
     const tokens: Record<string, string> = {};
     for (const email of [OWNER.email, ...(options.members ?? []).map((m) => m.email)]) tokens[email] = (await addServerUser(bare, email)).token;
-    const server = await startServer({ repository: bare, port: 0, host: '127.0.0.1', ...(options.timeLimitMs !== undefined ? { timeLimitMs: options.timeLimitMs } : {}) });
+    const server = await startServer({
+      repository: bare,
+      port: 0,
+      host: '127.0.0.1',
+      throttle: options.throttle ?? { limit: 1_000_000 },
+      ...(options.timeLimitMs !== undefined ? { timeLimitMs: options.timeLimitMs } : {}),
+    });
     const environments = options.staging !== false ? ['development', 'staging', 'production'] : ['development', 'production'];
     const urlAs = (user: string, password: string): string => {
       const url = new URL(server.url);

@@ -7,21 +7,9 @@ import { createEnvironment } from '../../src/core/ops/environments.js';
 import { initProject } from '../../src/core/ops/init.js';
 import { promoteEnvironment } from '../../src/core/ops/promote.js';
 import { scaffoldResource } from '../../src/core/ops/scaffold.js';
-import { assertChain, BIN, cli, coreOptionsFor, diskFs, git, GIT_ENV, tempDir } from '../helpers/repo.js';
+import { assertChain, BIN, cli, coreOptionsFor, diskFs, git, GIT_ENV, seededRandom, tempDir } from '../helpers/repo.js';
 
 const ENVS = ['development', 'staging', 'production'];
-
-/** A small seeded generator (mulberry32), so a failing run can be replayed. */
-function random(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /**
  * Runs the CLI as a real process and SIGKILLs it (if still running) either
@@ -69,7 +57,7 @@ describe('kill -9 at random points', () => {
     await scaffoldResource({ fs: diskFs, dir, kind: 'workflow', key: 'seed-flow' });
     await commitChanges({ ...coreOptionsFor(dir), message: 'Add seed-flow' });
     await promoteEnvironment({ ...coreOptionsFor(dir), environment: 'staging' });
-    const next = random(20261208);
+    const next = seededRandom(20261208);
     // The first, unkilled run tells how long a command takes on this machine; kills then land anywhere in that span.
     let span = 0;
     const outcomes = { killed: 0, finished: 0, resumed: 0 };

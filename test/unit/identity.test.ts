@@ -1,8 +1,9 @@
+import { readFile, writeFile } from 'node:fs/promises';
 import { execa } from 'execa';
 import { describe, expect, it } from 'vitest';
 import { hashSecret } from '../../src/core/access.js';
 import { defaultConfig } from '../../src/core/ops/init.js';
-import { identifyPusher, identityConfigKey, parseConfigEntries, pusherClaim, type PusherVerdict } from '../../src/core/server/identity.js';
+import { identifyPusher, identityConfigKey, identityEntries, pusherClaim, type PusherVerdict } from '../../src/core/server/identity.js';
 import type { KnockEnvConfig } from '../../src/core/validate/config.js';
 import { GIT_ENV, git, tempDir } from '../helpers/repo.js';
 
@@ -23,13 +24,16 @@ function account(): KnockEnvConfig {
   return config;
 }
 
-/** The identity mappings of a real repository, as the hook reads them. */
+/** The identity mappings of a real repository written by `git config`, as the hook reads them; the same as git reads them back. */
 async function mappingsOf(entries: [string, string][]): Promise<Map<string, string>> {
   const repo = await tempDir();
   await git(repo, 'init', '-q', '--bare');
   for (const [key, value] of entries) await git(repo, 'config', key, value);
+  const read = identityEntries(await readFile(`${repo}/config`, 'utf8'));
   const out = await execa('git', ['config', '-z', '--get-regexp', '^knock-env\\.identity\\.'], { cwd: repo, env: GIT_ENV, reject: false });
-  return parseConfigEntries(out.stdout);
+  const byGit = new Map(out.stdout.split('\0').filter((e) => e !== '').map((e) => [e.slice(0, e.indexOf('\n')), e.slice(e.indexOf('\n') + 1)] as [string, string]));
+  expect(read).toEqual(byGit);
+  return read;
 }
 
 function identify(variables: Record<string, string>, identities = new Map<string, string>()): PusherVerdict {
@@ -50,6 +54,37 @@ describe('the mapping key', () => {
     users.forEach((user, i) => expect(email(identifyPusher({ ...account(), members: [{ email: `user${i}@example.com`, role: 'member' }] }, { pusher: { variables: { GL_USERNAME: user }, identities } })), user).toBe(`user${i}@example.com`));
     // "john" is not "john.doe": the forms never collide.
     expect(refusal(identify({ GL_USERNAME: 'john' }, identities))?.reason).toBe('unmapped');
+  });
+});
+
+describe('reading the mappings without git', () => {
+  it('reads a hand-edited config file as git does (quotes, escapes, comments, continuations, case), then GIT_CONFIG_COUNT entries', async () => {
+    const repo = await tempDir();
+    await git(repo, 'init', '-q', '--bare');
+    const text = [
+      '[core]\n\tbare = true',
+      '[Knock-Env "identity.gitlab"]',
+      '\tAlice = ada@example.com ; who she is',
+      '\tbob = "mo@example.com" # quoted',
+      '\tcarol = "  spaced \\"x\\"  "',
+      '\tdave = first\\',
+      'second',
+      '[knock-env "identity.gitolite.bob_smith"]',
+      '\temail = mo@example.com',
+      '\temail = ada@example.com',
+      '[other "identity.gitlab"]\n\teve = nobody@example.com',
+      '',
+    ].join('\n');
+    await writeFile(`${repo}/config`, text);
+    const out = await execa('git', ['config', '-z', '--get-regexp', '^knock-env\\.identity\\.'], { cwd: repo, env: GIT_ENV });
+    const byGit = new Map<string, string>();
+    for (const entry of out.stdout.split('\0').filter((e) => e !== '')) byGit.set(entry.slice(0, entry.indexOf('\n')), entry.slice(entry.indexOf('\n') + 1));
+    expect(identityEntries(text)).toEqual(byGit);
+    expect(byGit.get('knock-env.identity.gitlab.carol')).toBe('  spaced "x"  ');
+    expect(byGit.get('knock-env.identity.gitolite.bob_smith.email')).toBe(ADA);
+    const passed = identityEntries(text, { GIT_CONFIG_COUNT: '2', GIT_CONFIG_KEY_0: 'Knock-Env.identity.github-enterprise.Octocat', GIT_CONFIG_VALUE_0: MO, GIT_CONFIG_KEY_1: 'transfer.hideRefs', GIT_CONFIG_VALUE_1: 'x' });
+    expect(passed.get('knock-env.identity.github-enterprise.octocat')).toBe(MO);
+    expect(passed.has('transfer.hiderefs')).toBe(false);
   });
 });
 

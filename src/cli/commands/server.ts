@@ -208,10 +208,9 @@ export async function addServerUser(repository: string, email: string, now: Date
       hint: `Add them first in a clone (\`knock-env members add ${email} --role member\`), push, then run this again. Members: ${config.members.map((m) => m.email).join(', ') || 'none'}.`,
     });
   }
-  const before = await credentials.readCredentials(fs, path);
-  const replaced = before.members.some((m) => m.email.toLowerCase() === member.email.toLowerCase());
+  const { isAlive } = await import('../context.js');
   const token = credentials.newMemberToken();
-  await credentials.storeMemberToken(fs, path, member.email, token, now);
+  const { replaced } = await credentials.storeMemberToken(fs, path, member.email, token, now, { pid: process.pid, isAlive });
   return { repository: path, email: member.email, role: member.role, token, credentials: credentials.credentialsPath(path), replaced };
 }
 
@@ -312,16 +311,16 @@ export async function runPreReceive(io: Io, input: NodeJS.ReadableStream): Promi
   const nodeFs = await import('node:fs');
   const { line } = await import('../io.js');
   const { checkPush, parseHookInput, formatRejection } = await import('../../core/server/receive.js');
-  const { IDENTITY_CONFIG_PATTERN, parseConfigEntries } = await import('../../core/server/identity.js');
+  const { identityEntries } = await import('../../core/server/identity.js');
   const gitdir = resolve(io.cwd, io.env.GIT_DIR ?? '.');
   const updates = parseHookInput(await readAll(input));
   const objectDirs = quarantineObjectDirs(io.env, gitdir, resolve);
-  // The server's identity mappings, as git reads its config in the repository (its own file first in importance).
-  const mappings = await runGit(['config', '-z', '--get-regexp', IDENTITY_CONFIG_PATTERN], gitdir, io.env);
+  // The server's identity mappings: the repository's config file and what git passes in GIT_CONFIG_COUNT.
+  const configText = await nodeFs.promises.readFile(`${gitdir}/config`, 'utf8').catch(() => '');
   const verdict = await checkPush({
     store: { fs: nodeFs as unknown as import('../../core/git/fs.js').FileSystem, gitdir, cache: {}, ...(objectDirs.length > 0 ? { objectDirs } : {}) },
     updates,
-    pusher: { variables: io.env, identities: parseConfigEntries(mappings.code === 0 ? mappings.stdout : ''), repository: gitdir },
+    pusher: { variables: io.env, identities: identityEntries(configText, io.env), repository: gitdir },
   });
   if (verdict.accepted) return 0;
   line(io.err, `knock-env refused this push (${verdict.rejections.length} problem${verdict.rejections.length === 1 ? '' : 's'}); no ref was changed:`);

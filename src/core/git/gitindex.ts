@@ -202,7 +202,7 @@ export async function writeIndex(fs: FileSystem, gitdir: string, entries: Iterab
  * with its ref locks): temporary file, sync, rename over the index.
  */
 export async function writeIndexUnderLock(fs: FileSystem, gitdir: string, entries: Iterable<IndexEntry>): Promise<void> {
-  const tmp = `${gitdir}/knock-env/index-${Date.now().toString(36)}${Math.random().toString(36).slice(2)}`;
+  const tmp = `${gitdir}/knock-env/tmp-index-${Date.now().toString(36)}${Math.random().toString(36).slice(2)}`;
   await fs.promises.mkdir(`${gitdir}/knock-env`, { recursive: true });
   const handle = await fs.promises.open(tmp, 'wx');
   try {

@@ -144,7 +144,7 @@ export async function updateRef(store: GitStore, update: RefUpdate): Promise<voi
   await appendReflog(store, update).catch(() => undefined);
 }
 
-function movedError(update: RefUpdate, current: string | null): KnockEnvError {
+function movedError(update: Pick<RefUpdate, 'ref' | 'oldOid'>, current: string | null): KnockEnvError {
   return movedRefError(update.ref, update.oldOid, current);
 }
 
@@ -156,6 +156,60 @@ export async function appendReflog(store: GitStore, update: RefUpdate): Promise<
   const tz = `${c.timezoneOffset < 0 ? '-' : '+'}${String(Math.floor(Math.abs(c.timezoneOffset) / 60)).padStart(2, '0')}${String(Math.abs(c.timezoneOffset) % 60).padStart(2, '0')}`;
   const line = `${update.oldOid ?? '0'.repeat(40)} ${update.newOid} ${c.name} <${c.email}> ${c.timestamp} ${tz}\t${update.reflogMessage.replace(/\n/g, ' ')}\n`;
   await store.fs.promises.appendFile(logPath, line);
+}
+
+/**
+ * Deletes a ref if it still has `oldOid`, under `<ref>.lock` as `updateRef`
+ * moves one; a packed value goes under `packed-refs.lock` (the file rewritten
+ * without it and renamed into place). Nothing happens when the ref is gone already.
+ */
+export async function deleteRef(store: GitStore, ref: string, oldOid: string): Promise<void> {
+  const { fs, gitdir } = store;
+  const path = `${gitdir}/${ref}`;
+  const held: string[] = [];
+  const lock = async (lockPath: string): Promise<void> => {
+    try {
+      await (await fs.promises.open(lockPath, 'wx')).close();
+      held.push(lockPath);
+    } catch (error) {
+      if (errnoCode(error) === 'EEXIST') {
+        throw new KnockEnvError('CONCURRENT_UPDATE', `${ref} is locked by another git process (${lockPath} exists).`, {
+          hint: 'Wait for the other command to finish and retry; if no git process is running, remove the lock file.',
+          data: { ref, lock: lockPath },
+        });
+      }
+      if (errnoCode(error) === 'ENOENT') return; // no folder: no loose ref to lock
+      throw error;
+    }
+  };
+  try {
+    await lock(`${path}.lock`);
+    const current = await readRef(store, ref);
+    if (current === null) return;
+    if (current !== oldOid) throw movedError({ ref, oldOid }, current);
+    const packed = await readIfExists(fs, `${gitdir}/packed-refs`);
+    const lines = packed?.toString('utf8').split('\n') ?? [];
+    const at = lines.findIndex((line) => line.endsWith(` ${ref}`));
+    if (at >= 0) {
+      await lock(`${gitdir}/packed-refs.lock`);
+      // A peeled line ("^<oid>") belongs to the ref above it.
+      lines.splice(at, lines[at + 1]?.startsWith('^') ? 2 : 1);
+      const handle = await fs.promises.open(`${gitdir}/packed-refs.lock`, 'w');
+      try {
+        await handle.writeFile(lines.join('\n'));
+        await handle.sync();
+      } finally {
+        await handle.close();
+      }
+      await fs.promises.rename(`${gitdir}/packed-refs.lock`, `${gitdir}/packed-refs`);
+      held.splice(held.indexOf(`${gitdir}/packed-refs.lock`), 1);
+    }
+    await fs.promises.unlink(path).catch((error: unknown) => {
+      if (errnoCode(error) !== 'ENOENT') throw error;
+    });
+  } finally {
+    for (const lockPath of held) await fs.promises.unlink(lockPath).catch(() => undefined);
+  }
 }
 
 export interface LockOptions {

@@ -168,13 +168,8 @@ async function createLock(store: GitStore, path: string, body: string): Promise<
   const fsp = store.fs.promises;
   const tmp = `${store.gitdir}/knock-env/tmp-lock-${Date.now().toString(36)}${Math.random().toString(36).slice(2)}`;
   await fsp.mkdir(`${store.gitdir}/knock-env`, { recursive: true });
-  const handle = await fsp.open(tmp, 'wx');
-  try {
-    await handle.writeFile(body);
-    await handle.sync();
-  } finally {
-    await handle.close();
-  }
+  // Not synced: after a power cut a lock whose content is lost is not taken for this transaction's, and doctor reports it.
+  await fsp.writeFile(tmp, body, { flag: 'wx' });
   try {
     await fsp.link(tmp, path);
     return true;
@@ -229,7 +224,11 @@ function lockedError(ref: string, lock: string): KnockEnvError {
 
 async function writeJournal(store: GitStore, journal: OperationJournal): Promise<void> {
   await store.fs.promises.mkdir(`${store.gitdir}/knock-env`, { recursive: true });
-  await writeFileAtomic(store.fs, `${store.gitdir}/${OPERATION_JOURNAL}`, JSON.stringify(journal));
+  const path = `${store.gitdir}/${OPERATION_JOURNAL}`;
+  // The commit point is synced; a prepared journal lost to a power cut leaves only locks that moved nothing.
+  if (journal.state === 'committed') return writeFileAtomic(store.fs, path, JSON.stringify(journal));
+  await store.fs.promises.writeFile(`${path}.tmp`, JSON.stringify(journal));
+  await store.fs.promises.rename(`${path}.tmp`, path);
 }
 
 async function deleteJournal(store: GitStore): Promise<void> {
@@ -361,6 +360,10 @@ export async function finishInterruptedOperation(store: GitStore, hooks: CommitH
     return null;
   }
   const refs = journal.moves.map((m) => m.ref);
+  // Temporary files the killed process was writing (lock contents, the index, working-tree files) are its alone.
+  for (const name of await store.fs.promises.readdir(`${store.gitdir}/knock-env`).catch(() => [] as string[])) {
+    if (/^tmp-(lock|index|file)-[0-9a-z]+$/.test(String(name))) await store.fs.promises.unlink(`${store.gitdir}/knock-env/${String(name)}`).catch(() => undefined);
+  }
   if (journal.state === 'prepared') {
     for (const move of journal.moves) await removeOwnLock(store, `${store.gitdir}/${move.ref}.lock`, lockBody(move));
     if (journal.index) await removeOwnLock(store, `${store.gitdir}/index.lock`, indexLockBody(journal.id));

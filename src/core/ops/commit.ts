@@ -1,4 +1,4 @@
-import { yamlLib } from '../yaml-lib.js';
+import { insertFirstKey } from '../yaml-edit.js';
 import type { CoreOptions } from '../context.js';
 import { authenticate, authorize } from '../access.js';
 import { KnockEnvError } from '../errors.js';
@@ -42,23 +42,7 @@ export interface CommitResult {
 
 /** Inserts `origin_environment` as the first key, leaving every other byte of the file as it was. */
 export function withOriginEnvironment(text: string, env: string): string {
-  // Fast path: the first line that is not blank, a comment or a document marker is a block key at column 0.
-  let offset = 0;
-  while (offset < text.length) {
-    const end = text.indexOf('\n', offset);
-    const lineText = text.slice(offset, end < 0 ? text.length : end);
-    const trimmed = lineText.trim();
-    if (trimmed === '' || trimmed.startsWith('#') || trimmed === '---') {
-      if (end < 0) break;
-      offset = end + 1;
-      continue;
-    }
-    if (/^[A-Za-z_][\w$@-]*:(\s|$)/.test(lineText)) return `${text.slice(0, offset)}origin_environment: ${env}\n${text.slice(offset)}`;
-    break;
-  }
-  const doc = yamlLib().parseDocument(text);
-  doc.set('origin_environment', env);
-  return doc.toString({ lineWidth: 0 });
+  return insertFirstKey(text, 'origin_environment', env);
 }
 
 function pathFilter(paths: string[] | undefined, dir: string): ((path: string) => boolean) | undefined {

@@ -16,7 +16,7 @@ import {
   type WorktreePlan,
 } from '../git/transaction.js';
 import { findGitdir, type Project } from '../project.js';
-import { indexStamp, statFile, writeIndexStamp } from '../worktree.js';
+import { indexStamp, removeEmptyParents, statFile, writeIndexStamp } from '../worktree.js';
 
 /**
  * Sets the planned working-tree files from their blobs, then refreshes the
@@ -61,7 +61,7 @@ export async function applyWorktreePlan(project: Project, plan: WorktreePlan, re
  */
 async function replaceFile(project: Project, abs: string, content: Buffer): Promise<void> {
   const fsp = project.fs.promises;
-  const tmp = `${project.gitdir}/knock-env/file-${Date.now().toString(36)}${Math.random().toString(36).slice(2)}`;
+  const tmp = `${project.gitdir}/knock-env/tmp-file-${Date.now().toString(36)}${Math.random().toString(36).slice(2)}`;
   await fsp.mkdir(`${project.gitdir}/knock-env`, { recursive: true });
   await fsp.writeFile(tmp, content);
   try {
@@ -71,18 +71,6 @@ async function replaceFile(project: Project, abs: string, content: Buffer): Prom
     // A git directory on another device than the working tree: write in place.
     if (errnoCode(error) !== 'EXDEV') throw error;
     await fsp.writeFile(abs, content);
-  }
-}
-
-async function removeEmptyParents(project: Project, path: string): Promise<void> {
-  const parts = path.split('/').slice(0, -1);
-  while (parts.length > 0) {
-    try {
-      await project.fs.promises.rmdir(`${project.dir}/${parts.join('/')}`);
-    } catch {
-      return;
-    }
-    parts.pop();
   }
 }
 

@@ -365,7 +365,7 @@ async function withFetchedRemote<T>(options: CoreOptions, work: (fetched: Fetche
   const remote = requireRemote(options);
   const project = await openRepository(options);
   return withRepositoryLock(project, options, async () => {
-    const session = new RemoteSession(project, remote);
+    const session = new RemoteSession(project, remote, () => signatureOf(options));
     const resumed = how.resume ? await resume(project, session, options) : null;
     await session.fetch();
     const slugs = await environmentsOf(project, session);
@@ -439,7 +439,7 @@ export async function withRemote<O extends CoreOptions, T>(options: O, work: (op
   if (!remote || options.transaction) return work(options);
   const project = await openProject(options);
   return withRepositoryLock(project, options, async () => {
-    const session = new RemoteSession(project, remote);
+    const session = new RemoteSession(project, remote, () => signatureOf(options));
     await resume(project, session, options);
     await session.fetch();
     const slugs = await environmentsOf(project, session);

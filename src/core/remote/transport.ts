@@ -1,7 +1,8 @@
 import { KnockEnvError } from '../errors.js';
 import type { GitStore } from '../git/objects.js';
-import { readCommit } from '../git/commit.js';
-import { readRef } from '../git/refs.js';
+import { readCommit, type Signature } from '../git/commit.js';
+import type { FileSystem } from '../git/fs.js';
+import { deleteRef, listRefs, readRef, updateRef } from '../git/refs.js';
 import { objectsToSend, parseAdvertisement, parseReport, receivePackRequest, writePack } from './send-pack.js';
 
 export interface RemoteCredentials {
@@ -31,6 +32,7 @@ export interface RemoteAccess {
 }
 
 export const ZERO_OID = '0'.repeat(40);
+const OID_TEXT = /^[0-9a-f]{40}$/;
 
 interface HttpRequest {
   url: string;
@@ -107,13 +109,56 @@ export async function hasCommit(store: GitStore, oid: string): Promise<boolean> 
   }
 }
 
-/** Writes a ref outside any transaction: the remote-tracking ref of a pushed branch. */
-async function writeLooseRef(store: GitStore, ref: string, oid: string): Promise<void> {
-  const path = `${store.gitdir}/${ref}`;
-  await store.fs.promises.mkdir(path.slice(0, path.lastIndexOf('/')), { recursive: true });
-  const tmp = `${path}.tmp-${Date.now().toString(36)}${Math.random().toString(36).slice(2, 8)}`;
-  await store.fs.promises.writeFile(tmp, `${oid}\n`);
-  await store.fs.promises.rename(tmp, path);
+/**
+ * The repository's file system as isomorphic-git's fetch sees it: writes and
+ * deletions of refs below `namespace` (the remote-tracking refs) are held back
+ * in `held` (null: deleted), and so is its rewrite of packed-refs when it
+ * prunes, so they can be made afterwards under `<ref>.lock` with an old-value
+ * check, as every other ref is moved. Everything else passes through.
+ */
+function holdingRefs(store: GitStore, namespace: string): { fs: FileSystem; held: Map<string, string | null> } {
+  const held = new Map<string, string | null>();
+  const real = store.fs.promises;
+  const root = `${store.gitdir.replace(/\/+$/, '')}/`;
+  const refOf = (path: unknown): string | null => {
+    const text = String(path).replace(/\/{2,}/g, '/');
+    return text.startsWith(`${root}${namespace}`) ? text.slice(root.length) : null;
+  };
+  const promises = new Proxy(real, {
+    get(target, name, receiver) {
+      if (name === 'writeFile') {
+        return async (path: unknown, data: unknown, ...rest: unknown[]) => {
+          const ref = refOf(path);
+          if (ref !== null) held.set(ref, String(data).trim());
+          else if (String(path) === `${root}packed-refs`) return; // the prunes are held as deletions
+          else return (target.writeFile as (...args: unknown[]) => Promise<void>)(path, data, ...rest);
+        };
+      }
+      if (name === 'unlink') {
+        return async (path: unknown) => {
+          const ref = refOf(path);
+          if (ref !== null) held.set(ref, null);
+          else return target.unlink(path as string);
+        };
+      }
+      if (name === 'readdir') {
+        // A `<ref>.lock` another git process holds is not a ref (isomorphic-git would prune it as one).
+        return async (path: unknown, ...rest: unknown[]) => {
+          const names = (await (target.readdir as (...args: unknown[]) => Promise<unknown[]>)(path, ...rest)) as unknown[];
+          const inside = `${String(path).replace(/\/{2,}/g, '/').replace(/\/+$/, '')}/`.startsWith(`${root}${namespace}`);
+          return inside ? names.filter((entry) => !String(typeof entry === 'object' && entry !== null ? (entry as { name: unknown }).name : entry).endsWith('.lock')) : names;
+        };
+      }
+      const value = Reflect.get(target, name, receiver) as unknown;
+      return typeof value === 'function' ? (value as (...args: unknown[]) => unknown).bind(target) : value;
+    },
+  });
+  return { fs: { ...store.fs, promises } as FileSystem, held };
+}
+
+/** The reflog line's identity when the caller gives none. */
+function defaultCommitter(): Signature {
+  return { name: 'knock-env', email: 'knock-env@localhost', timestamp: Math.floor(Date.now() / 1000), timezoneOffset: 0 };
 }
 
 type Auth = { username?: string; password?: string; cancel?: boolean };
@@ -149,8 +194,17 @@ export class RemoteSession {
   constructor(
     readonly store: GitStore,
     readonly remote: RemoteAccess,
+    /** Who the reflogs of the remote-tracking refs name. */
+    private readonly committer: () => Signature = defaultCommitter,
   ) {
     this.callbacks = authCallbacks(remote, this.memo);
+  }
+
+  /** Moves a remote-tracking ref from the value it had before the exchange, under its lock: if another git process moved it meanwhile, or holds its lock, it stays as it is and this throws CONCURRENT_UPDATE. */
+  private async moveTracking(ref: string, before: string | null, value: string | null, message: string): Promise<void> {
+    if (value === before) return;
+    if (value === null) return deleteRef(this.store, ref, before!);
+    await updateRef(this.store, { ref, oldOid: before, newOid: value, reflogMessage: message, committer: this.committer() });
   }
 
   /** What every isomorphic-git call to the remote takes: repository, HTTP client, URL, credentials, messages. */
@@ -193,13 +247,22 @@ export class RemoteSession {
     this.remote.onMessage?.(text);
   };
 
-  /** Fetches every branch of the remote into refs/remotes/<name>/ (pruning branches the remote deleted). */
+  /**
+   * Fetches every branch of the remote into refs/remotes/<name>/ (pruning
+   * branches the remote deleted). The objects are stored first; then each
+   * remote-tracking ref is moved from the value it had when the fetch began,
+   * under its lock (its symbolic HEAD is left to git).
+   */
   async fetch(): Promise<void> {
     const { default: git } = await import('isomorphic-git');
     this.messages = [];
+    const namespace = `refs/remotes/${this.remote.name}/`;
+    const before = new Map([...(await listRefs(this.store))].filter(([ref]) => ref.startsWith(namespace)));
+    const holding = holdingRefs(this.store, namespace);
     try {
       await git.fetch({
         ...(await this.connection()),
+        fs: holding.fs,
         remoteRef: 'HEAD',
         singleBranch: false,
         tags: false,
@@ -207,6 +270,10 @@ export class RemoteSession {
       });
     } catch (error) {
       throw this.translate(error, 'fetch from');
+    }
+    for (const [ref, value] of holding.held) {
+      if (value !== null && !OID_TEXT.test(value)) continue;
+      await this.moveTracking(ref, before.get(ref) ?? null, value, `fetch: ${redact(this.remote.url)}`);
     }
   }
 
@@ -218,6 +285,7 @@ export class RemoteSession {
   async push(branch: string, expected: string | null, newOid: string): Promise<void> {
     const ref = `refs/heads/${branch}`;
     this.messages = [];
+    const tracked = await this.tracked(branch);
     try {
       const advertised = parseAdvertisement(await this.request('GET', '/info/refs?service=git-receive-pack'));
       const found = advertised.refs.get(ref) ?? null;
@@ -232,12 +300,21 @@ export class RemoteSession {
       const result = report.refs.get(ref);
       if (report.unpack !== 'ok' || !result?.ok) {
         const reason = result?.reason ?? (report.unpack !== 'ok' ? `unpack ${report.unpack || 'failed'}` : 'no report from the server');
-        throw this.refusal(branch, expected, `${ref}: ${reason}`);
+        const refused = this.refusal(branch, expected, `${ref}: ${reason}`);
+        // Judged against a branch someone moved after the advertisement: that is a concurrent update, not a verdict on this change.
+        if (refused.code === 'REMOTE_REJECTED') {
+          const now = await this.request('GET', '/info/refs?service=git-receive-pack').then((body) => parseAdvertisement(body).refs.get(ref) ?? null, () => expected);
+          if (now !== expected) throw movedOnRemote(this.remote, branch, expected, now);
+        }
+        throw refused;
       }
-      await writeLooseRef(this.store, this.trackingRef(branch), newOid);
     } catch (error) {
       throw this.translate(error, 'push to');
     }
+    // The push landed: a remote-tracking ref another git process moved or holds meanwhile is left to the next fetch.
+    await this.moveTracking(this.trackingRef(branch), tracked, newOid, `update by push`).catch((error: unknown) => {
+      if (!(error instanceof KnockEnvError && error.code === 'CONCURRENT_UPDATE')) throw error;
+    });
   }
 
   /**
@@ -317,6 +394,13 @@ export class RemoteSession {
       if (status === 401 || status === 403 || status === 203) {
         return new KnockEnvError('AUTH_FAILED', `${where} refused the credentials (HTTP ${status}); nothing was ${action === 'fetch from' ? 'fetched' : 'pushed'}.`, {
           hint: 'Check the user name and token (or API key). knock-env does not retry: fix them and run the command again.',
+          data: { status },
+          cause: error,
+        });
+      }
+      if (status === 429) {
+        return new KnockEnvError('AUTH_FAILED', `${where} refuses logins from this address for now, after too many failed ones (HTTP 429); nothing was ${action === 'fetch from' ? 'fetched' : 'pushed'}.`, {
+          hint: 'Check the user name and token (or API key), wait a minute (the server blocks an address for 60 s at first, longer if it goes on), then run the command again.',
           data: { status },
           cause: error,
         });

@@ -2,6 +2,7 @@ import { randomBytes, timingSafeEqual } from 'node:crypto';
 import { hashSecret } from '../access.js';
 import { KnockEnvError } from '../errors.js';
 import { errnoCode, type FileSystem } from '../git/fs.js';
+import { acquireRepositoryLock, type LockOptions } from '../git/refs.js';
 
 /**
  * Access tokens of members for a knock-env server, kept inside the bare
@@ -55,27 +56,61 @@ export function newMemberToken(): string {
   return `kenvm_${randomBytes(32).toString('base64url')}`;
 }
 
-/**
- * Stores (or replaces) a member's token hash. The file is written to a
- * temporary name with mode 0600, synced and renamed into place.
- */
-export async function storeMemberToken(fs: FileSystem, repository: string, email: string, token: string, now: Date): Promise<void> {
-  const current = await readCredentials(fs, repository);
-  const members = current.members.filter((m) => m.email.toLowerCase() !== email.toLowerCase());
-  members.push({ email, hash: hashSecret(token), created_at: now.toISOString() });
-  members.sort((a, b) => (a.email < b.email ? -1 : a.email > b.email ? 1 : 0));
+function credentialsDir(repository: string): string {
   const path = credentialsPath(repository);
-  const dir = path.slice(0, path.lastIndexOf('/'));
+  return path.slice(0, path.lastIndexOf('/'));
+}
+
+/** The lock every writer of the credentials file holds: <bare-repo>/knock-env/knock-env.lock, taken over when its process is gone (as the repository lock). */
+export function credentialsLockPath(repository: string): string {
+  return `${credentialsDir(repository)}/knock-env.lock`;
+}
+
+/**
+ * Stores (or replaces) a member's token hash; says whether it replaced one.
+ * Writers take the credentials lock for the whole read-change-write, so two
+ * at the same moment both land; the file is written to a temporary name with
+ * mode 0600, synced and renamed into place (and the folder synced), so a
+ * reader sees the old file or the new one, never part of one.
+ */
+export async function storeMemberToken(fs: FileSystem, repository: string, email: string, token: string, now: Date, lock: LockOptions): Promise<{ replaced: boolean }> {
+  const dir = credentialsDir(repository);
   await fs.promises.mkdir(dir, { recursive: true, mode: 0o700 });
+  const held = await acquireRepositoryLock(fs, dir, lock);
+  try {
+    const current = await readCredentials(fs, repository);
+    const members = current.members.filter((m) => m.email.toLowerCase() !== email.toLowerCase());
+    const replaced = members.length < current.members.length;
+    members.push({ email, hash: hashSecret(token), created_at: now.toISOString() });
+    members.sort((a, b) => (a.email < b.email ? -1 : a.email > b.email ? 1 : 0));
+    await writeCredentials(fs, repository, { version: 1, members });
+    return { replaced };
+  } finally {
+    await held.release();
+  }
+}
+
+async function writeCredentials(fs: FileSystem, repository: string, file: CredentialsFile): Promise<void> {
+  const path = credentialsPath(repository);
   const tmp = `${path}.tmp-${randomBytes(6).toString('hex')}`;
   const handle = await fs.promises.open(tmp, 'wx', 0o600);
   try {
-    await handle.writeFile(`${JSON.stringify({ version: 1, members } satisfies CredentialsFile, null, 2)}\n`);
+    await handle.writeFile(`${JSON.stringify(file, null, 2)}\n`);
     await handle.sync();
   } finally {
     await handle.close();
   }
-  await fs.promises.rename(tmp, path);
+  try {
+    await fs.promises.rename(tmp, path);
+  } catch (error) {
+    await fs.promises.unlink(tmp).catch(() => undefined);
+    throw error;
+  }
+  const folder = await fs.promises.open(credentialsDir(repository), 'r').catch(() => null);
+  if (folder) {
+    await folder.sync().catch(() => undefined);
+    await folder.close();
+  }
 }
 
 /** Whether a token is the one stored for an email, compared in constant time. */

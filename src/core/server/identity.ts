@@ -90,20 +90,105 @@ function canonicalKey(source: IdentitySource, user: string): string {
   return /^[A-Za-z][A-Za-z0-9-]*$/.test(user) ? `knock-env.identity.${source}.${user.toLowerCase()}` : `knock-env.identity.${source}.${user}.email`;
 }
 
-/** The output of `git config -z --get-regexp <pattern>`: "name\nvalue" entries ended by NUL; a later value wins. */
-export function parseConfigEntries(text: string): Map<string, string> {
+/** A config name as git prints it: section and variable in lower case, the subsection between them as written. */
+function canonicalConfigName(name: string): string {
+  const first = name.indexOf('.');
+  const last = name.lastIndexOf('.');
+  if (first < 0) return name.toLowerCase();
+  return first === last ? name.toLowerCase() : `${name.slice(0, first).toLowerCase()}${name.slice(first, last + 1)}${name.slice(last + 1).toLowerCase()}`;
+}
+
+const PREFIX = 'knock-env.identity.';
+
+/**
+ * The `knock-env.identity.*` entries the hook maps pushers with: those of the
+ * repository's own config file (the text of `<repo>/config`, where
+ * `git -C <repo> config` writes), then those git passes to its children in
+ * GIT_CONFIG_COUNT / GIT_CONFIG_KEY_<n> / GIT_CONFIG_VALUE_<n>; a later value
+ * wins, as in git. Read without starting git: the hook runs on every push.
+ * Include files and the global and system files are not read.
+ */
+export function identityEntries(configText: string, variables: Variables = {}): Map<string, string> {
   const entries = new Map<string, string>();
-  for (const entry of text.split('\0')) {
-    if (entry === '') continue;
-    const newline = entry.indexOf('\n');
-    const name = newline < 0 ? entry : entry.slice(0, newline);
-    entries.set(name, newline < 0 ? '' : entry.slice(newline + 1));
+  const text = configText.replace(/\r\n/g, '\n');
+  let section = '';
+  let i = 0;
+  const atEnd = () => i >= text.length;
+  const skipLine = () => {
+    while (!atEnd() && text[i] !== '\n') i++;
+  };
+  while (!atEnd()) {
+    const c = text[i]!;
+    if (c === ' ' || c === '\t' || c === '\n') {
+      i++;
+    } else if (c === '#' || c === ';') {
+      skipLine();
+    } else if (c === '[') {
+      i++;
+      let name = '';
+      while (!atEnd() && !' \t"]\n'.includes(text[i]!)) name += text[i++];
+      while (text[i] === ' ' || text[i] === '\t') i++;
+      let sub: string | undefined;
+      if (text[i] === '"') {
+        sub = '';
+        i++;
+        while (!atEnd() && text[i] !== '"' && text[i] !== '\n') {
+          if (text[i] === '\\') i++;
+          sub += text[i++] ?? '';
+        }
+        i++;
+      }
+      section = sub === undefined ? name.toLowerCase() : `${name.toLowerCase()}.${sub}`;
+      skipLine();
+    } else if (/[A-Za-z]/.test(c)) {
+      let key = '';
+      while (!atEnd() && /[A-Za-z0-9-]/.test(text[i]!)) key += text[i++];
+      while (text[i] === ' ' || text[i] === '\t') i++;
+      let value = '';
+      if (text[i] === '=') {
+        i++;
+        while (text[i] === ' ' || text[i] === '\t') i++;
+        let quoted = false;
+        let kept = 0;
+        while (!atEnd()) {
+          const ch = text[i]!;
+          if (ch === '\n' && !quoted) break;
+          if (!quoted && (ch === '#' || ch === ';')) {
+            skipLine();
+            break;
+          }
+          i++;
+          if (ch === '"') {
+            quoted = !quoted;
+            kept = value.length;
+          } else if (ch === '\\') {
+            const next = text[i++] ?? '';
+            if (next !== '\n') value += next === 'n' ? '\n' : next === 't' ? '\t' : next === 'b' ? '\b' : next;
+            kept = value.length;
+          } else {
+            value += ch;
+            if (quoted || (ch !== ' ' && ch !== '\t')) kept = value.length;
+          }
+        }
+        value = value.slice(0, kept);
+      } else {
+        skipLine();
+      }
+      const name = `${section}.${key.toLowerCase()}`;
+      if (name.startsWith(PREFIX)) entries.set(name, value);
+    } else {
+      skipLine();
+    }
+  }
+  const count = Number(variables.GIT_CONFIG_COUNT ?? 0);
+  for (let n = 0; Number.isInteger(count) && n < Math.min(count, 10_000); n++) {
+    const key = variables[`GIT_CONFIG_KEY_${n}`];
+    if (key === undefined) continue;
+    const name = canonicalConfigName(key);
+    if (name.startsWith(PREFIX)) entries.set(name, variables[`GIT_CONFIG_VALUE_${n}`] ?? '');
   }
   return entries;
 }
-
-/** What `git config` pattern reads the identity mappings. */
-export const IDENTITY_CONFIG_PATTERN = '^knock-env\\.identity\\.';
 
 export interface PusherInput {
   /** The member's email the server authenticated (what `knock-env serve` passes as REMOTE_USER). */
@@ -117,7 +202,7 @@ export interface PusherInput {
 export interface PusherEnvironment {
   /** The hook's environment variables. */
   variables: Variables;
-  /** `knock-env.identity.*` entries of the server repository's git config (parseConfigEntries). */
+  /** `knock-env.identity.*` entries of the server repository's git config (identityEntries). */
   identities: ReadonlyMap<string, string>;
   /** The server repository, for the `git -C <repo> config` a refusal suggests. */
   repository?: string;

@@ -4,7 +4,7 @@ import { errnoCode, type FileSystem } from '../git/fs.js';
 import { readRef } from '../git/refs.js';
 import { branchRef, HIGHEST_ENVIRONMENT, LOWEST_ENVIRONMENT, loadConfigAt } from '../project.js';
 import type { KnockEnvConfig } from '../validate/config.js';
-import { IDENTITY_CONFIG_PATTERN, identityConfigKey, parseConfigEntries } from './identity.js';
+import { identityConfigKey, identityEntries } from './identity.js';
 
 /**
  * Setting up a server repository: the pre-receive hook where the git server
@@ -231,7 +231,8 @@ export async function installServer(options: InstallOptions): Promise<InstallRes
     }
     case 'github-enterprise': {
       const outDir = options.outDir ?? `${path}.knock-env-hook`;
-      const mapped = parseConfigEntries((await git(['config', '-z', '--get-regexp', `${IDENTITY_CONFIG_PATTERN}github-enterprise\\.`], path)).stdout);
+      const ownConfig = (await readText(fs, `${path}/config`)) ?? '';
+      const mapped = new Map([...identityEntries(ownConfig)].filter(([key]) => key.startsWith('knock-env.identity.github-enterprise.')));
       const script = `${outDir}/pre-receive.sh`;
       const dockerfile = `${outDir}/Dockerfile`;
       const scriptText = [
