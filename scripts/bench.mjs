@@ -21,6 +21,9 @@
 //                    staging is put back with git update-ref between repetitions (untimed)
 //   diff             knock-env diff staging development --json   git diff --name-status staging development
 //   validate         knock-env validate (every workflow)         git status --porcelain
+//   deploy           knock-env deploy development --yes against a local stand-in of Knock's
+//                    Management API (scripts/bench/knock-standin.mjs), the initial deploy and a
+//                    deploy of 1 changed workflow; the native column shows Knock API calls instead
 //
 // Native commands of more than one git process run as ONE shell process, `sh -c 'a && b'`,
 // so they are timed like one knock-env process. Reported figures are medians over the
@@ -426,6 +429,9 @@ function benchSize(n) {
   if (keUsable && stagingOk) benchRemote(n, dir, K);
   else for (const label of ['commit + push, 1 changed (team server)', 'promote staging (team server)']) newRow(n, label.startsWith('commit') ? 'remote-commit-1' : 'remote-promote', label).ke.skipped = 'setup failed';
 
+  // 7. deploying to Knock (a local stand-in of its Management API)
+  if (keUsable) benchDeploy(n, dir, K);
+
   if (!opts.keep) rmSync(dir, { recursive: true, force: true });
 }
 
@@ -512,6 +518,68 @@ function benchRemote(n, dir, K) {
   }
 }
 
+/** Starts the Management API stand-in as a process of its own; returns its URLs and a stop function. */
+function startStandin(logFile) {
+  const child = spawn(process.execPath, [join(ROOT, 'scripts/bench/knock-standin.mjs')], { env: { ...childEnv, KNOCK_SERVICE_TOKEN: 'sk_bench' }, stdio: ['ignore', openSync(logFile, 'w'), openSync(`${logFile}.err`, 'w')] });
+  for (let waited = 0; waited < 20_000; waited += 50) {
+    const first = readFileSync(logFile, 'utf8').split('\n')[0];
+    if (first.startsWith('{')) return { ...JSON.parse(first), stop: () => child.kill('SIGTERM') };
+    sleepMs(50);
+  }
+  child.kill('SIGTERM');
+  throw new Error(`the Knock stand-in did not start: ${readFileSync(`${logFile}.err`, 'utf8')}`);
+}
+
+/** The stand-in's call counts (POST: and reset them), asked from a child process since this one runs synchronously. */
+function standinCalls(statsUrl, reset = false) {
+  const r = spawnSync(process.execPath, ['-e', `fetch(${JSON.stringify(statsUrl)}, { method: ${JSON.stringify(reset ? 'POST' : 'GET')} }).then((r) => r.text()).then((t) => process.stdout.write(t))`], { encoding: 'utf8' });
+  return JSON.parse(r.stdout || '{}');
+}
+
+/**
+ * knock-env deploy against a local stand-in of Knock's Management API
+ * (test/support/knock-standin.ts, in a process of its own): the initial deploy of
+ * every workflow of development, then a deploy of one changed workflow. There is
+ * no native column: the figures are the time and Knock API calls.
+ */
+function benchDeploy(n, dir, K) {
+  const initialRow = newRow(n, 'deploy-initial', 'deploy development to Knock, initial (stand-in)');
+  const oneRow = newRow(n, 'deploy-1', 'deploy development to Knock, 1 changed (stand-in)');
+  let standin;
+  try {
+    standin = startStandin(join(dir, 'standin.log'));
+  } catch (error) {
+    initialRow.ke.skipped = oneRow.ke.skipped = 'stand-in did not start';
+    warn(String(error));
+    return;
+  }
+  const deployRunner = createRunner({ env: { ...childEnv, KNOCK_SERVICE_TOKEN: 'sk_bench', KNOCK_MGMT_BASE_URL: standin.url }, scratch, method: runner.method });
+  try {
+    log(`[N=${n}] ${initialRow.label}`);
+    standinCalls(standin.stats, true);
+    const first = knockEnv(n, K, ['deploy', 'development', '--yes'], initialRow, deployRunner);
+    const initialCalls = standinCalls(standin.stats, true);
+    progress(initialRow, 0, 1, first, null);
+    initialRow.calls = initialCalls;
+    log(`  [N=${n}] initial deploy: ${initialCalls.writes} write call(s), ${initialCalls.reads} read call(s)`);
+    if (!first.ok) {
+      oneRow.ke.skipped = 'initial deploy failed';
+      return;
+    }
+    for (let rep = 0; rep < opts.reps && keGo(oneRow); rep++) {
+      editDescription(K, (53 + rep * 31) % n, `deploy ${rep}`);
+      if (!knockEnv(n, K, ['commit', '-m', `Deploy edit (${rep})`], null).ok) break;
+      standinCalls(standin.stats, true);
+      const ke = knockEnv(n, K, ['deploy', 'development', '--yes'], oneRow, deployRunner);
+      oneRow.calls = standinCalls(standin.stats, true);
+      progress(oneRow, rep, opts.reps, ke, null);
+      log(`  [N=${n}] one-change deploy: ${oneRow.calls.writes} write call(s), ${oneRow.calls.reads} read call(s)`);
+    }
+  } finally {
+    standin.stop();
+  }
+}
+
 // ---------------------------------------------------------------- report
 
 const NATIVE = {
@@ -523,6 +591,8 @@ const NATIVE = {
   validate: 'git status --porcelain',
   'remote-commit-1': "sh -c 'git pull -q --ff-only && git commit -qam ... && git push -q origin development'",
   'remote-promote': "sh -c 'git fetch -q origin && git push -q origin origin/development:refs/heads/staging'",
+  'deploy-initial': 'none (Knock API calls: see the calls column)',
+  'deploy-1': 'none (Knock API calls: see the calls column)',
 };
 
 function summarise(row) {
@@ -594,7 +664,8 @@ function report(meta) {
   const body = rows.map((row) => {
     const s = summarise(row);
     const keCell = row.ke.skipped ? 'skipped' : row.ke.failed ? 'FAILED' : `${fmtMs(s.keMs)}${row.ke.cut ? ` (${row.ke.ms.length} rep${row.ke.ms.length === 1 ? '' : 's'})` : ''}`;
-    return [row.label, row.n, keCell, row.native.failed ? 'FAILED' : fmtMs(s.natMs), s.ratio === null ? '-' : `${s.ratio.toFixed(2)}x`, fmtMB(s.keRss), goalCell(row, goals, at)];
+    const natCell = row.calls ? `${row.calls.writes} writes, ${row.calls.reads} reads` : row.native.failed ? 'FAILED' : fmtMs(s.natMs);
+    return [row.label, row.n, keCell, natCell, s.ratio === null ? '-' : `${s.ratio.toFixed(2)}x`, fmtMB(s.keRss), goalCell(row, goals, at)];
   });
   const out = [];
   out.push(`knock-env vs native git: ${meta.cpus} CPU(s), node ${process.version}, ${meta.git}; medians of ${opts.reps} repetition(s) (${opts.repsInitial} for the initial commit); whole processes; YAML style ${opts.style}.`);

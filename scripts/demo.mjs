@@ -82,6 +82,7 @@ try {
   await step('The working tree is clean for git', 'git', ['status', '--short', '--branch']);
   await step('And the repository is sound', 'git', ['fsck', '--no-progress']);
   await team();
+  await deployToKnock();
   process.stdout.write(`\n${bold('Done.')} ${keep ? `The project is kept at ${dir}` : 'Run with --keep to keep the project.'}\n`);
 } finally {
   if (!keep) await rm(dir, { recursive: true, force: true });
@@ -136,5 +137,47 @@ async function team() {
   } finally {
     server.kill('SIGTERM');
     await server;
+  }
+}
+
+/**
+ * Deploying to Knock, against a LOCAL STAND-IN of Knock's Management API on
+ * 127.0.0.1 (the tests' stand-in, scripts/bench/knock-standin.mjs): nothing
+ * reaches knock.app. Development is deployed by upsert and commit, staging and
+ * production by promoting Knock's commits; then a simulated dashboard edit
+ * shows up as drift.
+ */
+async function deployToKnock() {
+  process.stdout.write(`\n${bold("── Deploying to Knock: a LOCAL STAND-IN of Knock's Management API on 127.0.0.1 (not knock.app)")}\n`);
+  const standin = execa('node', [join(root, 'scripts/bench/knock-standin.mjs')], { env: { ...env, KNOCK_SERVICE_TOKEN: 'sk_demo_standin' }, reject: false });
+  const { url } = await new Promise((resolveUrls, rejectUrls) => {
+    let out = '';
+    standin.stdout.on('data', (chunk) => {
+      out += chunk;
+      if (out.includes('\n')) resolveUrls(JSON.parse(out.split('\n')[0]));
+    });
+    standin.on('exit', () => rejectUrls(new Error('the Knock stand-in stopped')));
+  });
+  process.stdout.write(`stand-in listening at ${url}\n`);
+  const knock = { KNOCK_SERVICE_TOKEN: 'sk_demo_standin', KNOCK_MGMT_BASE_URL: url };
+  try {
+    await ke('The plan for development (nothing is sent)', ['deploy', 'development', '--dry-run'], { extraEnv: knock });
+    await ke('Deploy development: upsert and commit each resource, read back, record', ['deploy', 'development', '--yes'], { extraEnv: knock });
+    await ke('Deploy staging: promotes the commits development holds', ['deploy', 'staging', '--yes'], { extraEnv: knock });
+    await ke("Production's branch is behind staging's (the teammate's change): deploying it now is refused", ['deploy', 'production', '--dry-run'], { extraEnv: knock, allowFail: true });
+    await ke('Promote production in git first (offline: the demo server has stopped)', ['promote', 'production', '--yes', '--offline']);
+    await ke('Deploy production: promotes the commits staging holds', ['deploy', 'production', '--yes'], { extraEnv: knock });
+    await ke('In sync', ['drift', 'production'], { extraEnv: knock });
+    const workflows = (await execa('ls', [join(dir, 'workflows')])).stdout.split('\n').filter(Boolean);
+    const key = workflows[0];
+    process.stdout.write(`\n${bold(`── Simulated dashboard edit: a draft of ${key} in the stand-in's development`)}\n`);
+    const headers = { authorization: `Bearer ${knock.KNOCK_SERVICE_TOKEN}`, 'content-type': 'application/json' };
+    const current = await (await globalThis.fetch(`${url}/v1/workflows/${key}?environment=development`, { headers })).json();
+    await globalThis.fetch(`${url}/v1/workflows/${key}?environment=development`, { method: 'PUT', headers, body: JSON.stringify({ workflow: { ...current, name: `${current.name} (edited in the dashboard)` } }) });
+    await ke('Drift: the draft is reported (exit 4)', ['drift', 'development'], { extraEnv: knock, allowFail: true });
+    await ke('What knock-env recorded', ['log', '--promotions', '-n', '5'], { allowFail: true });
+  } finally {
+    standin.kill('SIGTERM');
+    await standin;
   }
 }

@@ -1,3 +1,4 @@
+import { EXIT } from './exit-codes.js';
 import type { ChalkInstance } from 'chalk';
 import type { ChangePlan, CommitSummary, ResourcePlan } from '../core/ops/plan.js';
 import type { ValidationIssue } from '../core/validate/types.js';
@@ -98,4 +99,15 @@ export function printResourceReport(
     else line(io.out, `${c.red('skipped')}${' '.repeat(width - 'skipped'.length)}${r.kind} ${c.bold(name)}: ${r.reason ?? ''}`);
     for (const note of r.notes) line(io.out, c.dim(`${' '.repeat(width)}note: ${note}`));
   }
+}
+
+/**
+ * Exit code of an import: 0 when every resource was imported, 3 when some
+ * could not be (invalid key or content), else 4 when some already exist and
+ * need --force.
+ */
+export function importExitCode(resources: { status: string; code?: string }[]): number {
+  const skipped = resources.filter((r) => r.status === 'skipped');
+  if (skipped.length === 0) return EXIT.success;
+  return skipped.some((r) => r.code !== 'exists') ? EXIT.validationFailed : EXIT.refused;
 }

@@ -66,6 +66,7 @@ const COMMAND_FILES: { names: string[]; load: () => Promise<RegisterCommands> }[
   { names: ['diff'], load: async () => (await import('./commands/diff.js')).register },
   { names: ['log'], load: async () => (await import('./commands/log.js')).register },
   { names: ['hook', 'server', 'serve'], load: async () => (await import('./commands/server.js')).registerServerCommands },
+  { names: ['deploy', 'drift'], load: async () => (await import('./commands/deploy.js')).registerDeployCommands },
 ];
 
 /** The command files a command line needs: the one that defines the command it names, else all. */

@@ -3,13 +3,15 @@ import { readFile, writeFile } from 'node:fs/promises';
 import KnockMgmt from '@knocklabs/mgmt';
 import { afterEach, describe, expect, it } from 'vitest';
 import { deployEnvironment, type DeployOptions } from '../../src/core/deploy/deploy.js';
-import { journalPath } from '../../src/core/deploy/journal.js';
+import { journalPath } from '../../src/core/git/deploy-journal.js';
 import { commitChanges } from '../../src/core/ops/commit.js';
 import { createEnvironment } from '../../src/core/ops/environments.js';
 import { importKnockDirectory } from '../../src/core/ops/import.js';
 import { initProject } from '../../src/core/ops/init.js';
 import { promoteEnvironment } from '../../src/core/ops/promote.js';
 import { readAuditTrail } from '../../src/core/ops/audit.js';
+import { readLog } from '../../src/core/ops/log.js';
+import { diagnose } from '../../src/core/ops/doctor.js';
 import { openProject } from '../../src/core/project.js';
 import { KNOCK_TEMPLATES, coreOptionsFor, diskFs, git, tempDir } from '../helpers/repo.js';
 import { KnockStandin } from '../support/knock-standin.js';
@@ -72,6 +74,8 @@ describe('deploy to Knock', () => {
     expect(event).toMatchObject({ environment: 'development', to: head, from: null });
     expect(await git(dir, 'log', '-1', '--format=%(trailers:key=Knock-Env-Knock-Environment,valueonly)', 'knock-env/audit')).toBe('development');
     expect(existsSync(journalPath(`${dir}/.git`))).toBe(false);
+    const log = await readLog({ fs: diskFs, dir, environment: 'development', promotionsOnly: true });
+    expect(log.entries.map((e) => [e.type, e.to])).toEqual([['deploy', head]]);
 
     standin.resetCalls();
     const second = await deploy(dir, 'development');
@@ -155,6 +159,8 @@ describe('deploy to Knock', () => {
     expect(existsSync(journalPath(`${dir}/.git`))).toBe(true);
     expect(await auditDeploys(dir)).toHaveLength(0);
     expect(standin.commitsOf('development').length).toBeGreaterThanOrEqual(3);
+    const doctor = await diagnose(coreOptionsFor(dir));
+    expect(doctor.findings.filter((f) => f.check === 'deploy')).toEqual([expect.objectContaining({ code: 'deploy-incomplete', environment: 'development', message: expect.stringContaining('3 of') })]);
     standin.faults = {};
     standin.resetCalls();
     const resumed = await deploy(dir, 'development');
@@ -163,6 +169,7 @@ describe('deploy to Knock', () => {
     expect(resumed.writes).toBe(resumed.plan.counts.created);
     expect(existsSync(journalPath(`${dir}/.git`))).toBe(false);
     expect(await auditDeploys(dir)).toHaveLength(1);
+    expect((await diagnose(coreOptionsFor(dir))).findings.filter((f) => f.check === 'deploy')).toEqual([]);
   });
 
   it('rides out a rate limit and a 5xx through the client\'s retries', async () => {

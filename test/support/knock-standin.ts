@@ -22,6 +22,7 @@ import type { AddressInfo } from 'node:net';
 export type StandinKind = 'workflow' | 'guide';
 
 const COLLECTION: Record<string, StandinKind> = { workflows: 'workflow', guides: 'guide' };
+const UNMODELLED = ['email_layouts', 'partials', 'translations', 'message_types', 'audiences'];
 
 type Content = Record<string, unknown>;
 
@@ -236,6 +237,8 @@ export class KnockStandin {
       return ok(page(entries, query));
     }
     if (collection === 'commits') return ok(this.routeCommits(method, id, action, query));
+    // Types knock-env does not deploy yet: listed (empty), so Knock's CLI can pull a whole environment.
+    if (collection && UNMODELLED.includes(collection) && method === 'GET' && !id) return ok(page([], query));
     const kind = collection ? COLLECTION[collection] : undefined;
     if (!kind) throw notFound('route');
     const environment = this.requireEnvironment(query.environment);

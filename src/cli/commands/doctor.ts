@@ -22,6 +22,7 @@ const TITLES: Record<DoctorCheck, string> = {
   ownership: 'Ownership of paths',
   schema: 'Validity of every head',
   audit: 'Audit trail',
+  deploy: 'Deploys to Knock',
 };
 
 function location(f: DoctorFinding): string {

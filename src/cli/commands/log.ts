@@ -24,8 +24,8 @@ export async function runLog(io: Io, environment: string | undefined, opts: { js
   const c = io.color;
   line(io.out, c.bold(`History of ${log.environment} (newest first)`));
   for (const e of log.entries) {
-    const tag = e.type === 'promotion' ? c.magenta('promotion') : e.type === 'rollback' ? c.red('rollback ') : e.type === 'merge-down' ? c.cyan('merge    ') : c.green(e.type.padEnd(9));
-    const id = e.type === 'promotion' || e.type === 'rollback' ? `${(e.from ?? '0000000').slice(0, 7)}..${(e.to ?? '').slice(0, 7)}` : c.yellow(e.id.slice(0, 7));
+    const tag = e.type === 'promotion' ? c.magenta('promotion') : e.type === 'rollback' ? c.red('rollback ') : e.type === 'deploy' ? c.blue('deploy   ') : e.type === 'merge-down' ? c.cyan('merge    ') : c.green(e.type.padEnd(9));
+    const id = e.type === 'promotion' || e.type === 'rollback' || e.type === 'deploy' ? `${(e.from ?? '0000000').slice(0, 7)}..${(e.to ?? '').slice(0, 7)}` : c.yellow(e.id.slice(0, 7));
     line(io.out, `${tag} ${id} ${e.subject}`);
     line(io.out, c.dim(`          ${e.author.name} <${e.author.email}>, ${e.time}`));
   }

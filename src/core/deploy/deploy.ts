@@ -12,7 +12,7 @@ import { headOf, loadConfig, openProject, requireEnvironment } from '../project.
 import { resourceId } from '../resources.js';
 import { desiredStateAt, type DesiredCache, type DesiredResource, type DesiredState } from './desired.js';
 import { KNOCK_ENVIRONMENT_TRAILER, KNOCK_COMMITS_TRAILER, knockEnvironmentOf, lastDeployOf, withDeployLock } from './record.js';
-import { clearDeploy, readDeployJournal, recordDeployProgress, recordDeployStart } from './journal.js';
+import { clearDeploy, readDeployJournal, recordDeployProgress, recordDeployStart } from '../git/deploy-journal.js';
 import { readLiveState } from './live.js';
 import { classifyResources, countPlan, type PlanCounts, type PlannedResource } from './plan.js';
 import { inPool, REQUESTS_IN_FLIGHT } from './pool.js';
@@ -112,26 +112,30 @@ export async function deployEnvironment(options: DeployOptions): Promise<DeployR
     const message = commitMessage(plan, subjectOf((await readCommit(project, plan.commit)).message));
     const knockCommits: string[] = [];
     let done = 0;
-    await inPool(work, REQUESTS_IN_FLIGHT, async (r) => {
-      const id = resourceId(r);
-      const target = desired.get(id);
-      const doing = `deploying ${r.kind} "${r.key}" to ${plan.knockEnvironment}`;
-      try {
-        if (r.action === 'promote') {
-          const answer = await client.commits.promoteOne(r.promoteCommit!);
-          knockCommits.push(answer.commit.id);
-        } else if (r.action === 'retire') {
-          await apiOf(r).retire(client, r.key, plan.knockEnvironment, index === config.environments.length - 1);
-        } else {
-          await target!.api.upsertCommitted(client, r.key, { environment: plan.knockEnvironment, body: target!.body, commitMessage: message, force: Boolean(r.force) });
+    try {
+      await inPool(work, REQUESTS_IN_FLIGHT, async (r) => {
+        const id = resourceId(r);
+        const target = desired.get(id);
+        const doing = `deploying ${r.kind} "${r.key}" to ${plan.knockEnvironment}`;
+        try {
+          if (r.action === 'promote') {
+            const answer = await client.commits.promoteOne(r.promoteCommit!);
+            knockCommits.push(answer.commit.id);
+          } else if (r.action === 'retire') {
+            await apiOf(r).retire(client, r.key, plan.knockEnvironment, index === config.environments.length - 1);
+          } else {
+            await target!.api.upsertCommitted(client, r.key, { environment: plan.knockEnvironment, body: target!.body, commitMessage: message, force: Boolean(r.force) });
+          }
+        } catch (error) {
+          throw knockError(error, doing, `Fix what Knock names in ${r.kind} "${r.key}", commit, and deploy again; the writes Knock confirmed stay and the next deploy completes the rest.`);
         }
-      } catch (error) {
-        throw knockError(error, doing, `Fix what Knock names in ${r.kind} "${r.key}", commit, and deploy again; the writes Knock confirmed stay and the next deploy completes the rest.`);
-      }
-      done++;
-      options.onProgress?.(done, work.length);
-    });
-    await recordDeployProgress(project.fs, project.gitdir, options.environment, done);
+        done++;
+        options.onProgress?.(done, work.length);
+      });
+    } finally {
+      // How far it got, for `doctor`; the next deploy re-plans against Knock whatever this says.
+      await recordDeployProgress(project.fs, project.gitdir, options.environment, done);
+    }
     if (work.some((r) => r.action === 'upsert' || r.action === 'write')) knockCommits.push(...(await commitsWithMessage(client, plan.knockEnvironment, message, work.length)));
 
     await readBack(client, plan, work, desired);
@@ -154,6 +158,7 @@ export async function planDeployment(
   config: Awaited<ReturnType<typeof loadConfig>>,
   index: number,
   cache: DesiredCache,
+  what: { resolvePromotions: boolean } = { resolvePromotions: true },
 ): Promise<DeployPlan> {
   const environment = options.environment;
   const knockEnvironment = knockEnvironmentOf(config, environment);
@@ -167,7 +172,7 @@ export async function planDeployment(
   const interrupted = journal ? await stateIfPresent(project, journal.commit, cache) : null;
   const live = await readLiveState(client, knockEnvironment, { withDrafts: true });
   const resources = classifyResources({ environment, lower: lowerSlug, desired, lastDeployed, interrupted, live });
-  if (lower) await resolvePromotions(client, resources, desired, lower, Boolean(options.force));
+  if (lower && what.resolvePromotions) await resolvePromotions(client, resources, desired, lower, Boolean(options.force));
   await nameDriftAuthors(client, resources, knockEnvironment);
   const refusals: DeployPlan['refusals'] = [];
   for (const r of resources) {

@@ -21,11 +21,12 @@ import { commitsBetween } from './plan.js';
 import { TRAILER, shortOid, signatureOf, withRepositoryLock } from './shared.js';
 import { readPendingPush, type RecordedPush } from '../git/transaction.js';
 import { crashFindings, interruptedOperation, repairCrash, type CrashFindingCode } from './doctor-crash.js';
+import { checkDeployJournal } from './doctor-deploy.js';
 
-export type DoctorCheck = 'chain' | 'ownership' | 'schema' | 'audit';
+export type DoctorCheck = 'chain' | 'ownership' | 'schema' | 'audit' | 'deploy';
 
 /** Checks in the order they run and are reported. */
-export const DOCTOR_CHECKS: readonly DoctorCheck[] = ['chain', 'ownership', 'schema', 'audit'];
+export const DOCTOR_CHECKS: readonly DoctorCheck[] = ['chain', 'ownership', 'schema', 'audit', 'deploy'];
 
 /** What a finding is about; stable, for scripts and tests. */
 export type FindingCode =
@@ -49,6 +50,8 @@ export type FindingCode =
   | 'untracked-commit'
   /** A push to the remote stopped between two branches; the remote's chain holds but the change is half published. */
   | 'push-incomplete'
+  /** A deploy to Knock stopped before it was read back and recorded; the next deploy completes it. */
+  | 'deploy-incomplete'
   /** What a crash or a plain-git hand left (operation-incomplete, promotion-unrecorded, index-behind, stale-lock): doctor-crash.ts. */
   | CrashFindingCode;
 
@@ -191,6 +194,7 @@ async function examine(project: Project, now: Date): Promise<Examination> {
     ...(await checkSchemas(project, snapshot)),
     ...(await checkAudit(project, snapshot)),
     ...(await crashFindings(project, slugs, now)),
+    ...(await checkDeployJournal(project)),
   ];
   const pending = await readPendingPush(project);
   if (pending) findings.unshift(pushIncomplete(pending));

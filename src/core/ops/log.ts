@@ -7,7 +7,7 @@ import { readAuditTrail } from './audit.js';
 import { TRAILER } from './shared.js';
 
 export interface LogEntry {
-  type: 'commit' | 'merge-down' | 'init' | 'env-create' | 'settings' | 'repair' | 'promotion' | 'rollback' | 'git-commit';
+  type: 'commit' | 'merge-down' | 'init' | 'env-create' | 'settings' | 'repair' | 'promotion' | 'rollback' | 'deploy' | 'git-commit';
   environment: string;
   /** The commit (for commits) or the audit record (for promotions and rollbacks). */
   id: string;
@@ -66,7 +66,8 @@ export async function readLog(options: LogOptions): Promise<{ environment: strin
   for (const event of await readAuditTrail(project)) {
     if (event.environment !== environment) continue;
     events.push({
-      type: event.operation === 'rollback' ? 'rollback' : 'promotion',
+      // A deploy to Knock moves no branch: it says which commit Knock's environment holds.
+      type: event.operation === 'rollback' ? 'rollback' : event.operation === 'deploy' ? 'deploy' : 'promotion',
       environment,
       id: event.id,
       subject: event.message,

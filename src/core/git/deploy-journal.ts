@@ -1,4 +1,4 @@
-import { errnoCode, readIfExists, writeFileAtomic, type FileSystem } from '../git/fs.js';
+import { errnoCode, readIfExists, writeFileAtomic, type FileSystem } from './fs.js';
 
 /** A deploy that started writing to Knock and has not finished (read back and recorded). */
 export interface DeployJournalEntry {
