@@ -44,7 +44,7 @@ Exit codes: 0 ok, 1 failure, 2 usage, 3 validation failed, 4 refused by rules,
  * names each defines. A command line loads only the file of the command it names
  * (each file brings the core it needs); help and unknown names load them all.
  */
-const COMMAND_FILES: { names: string[]; load: () => Promise<RegisterCommands> }[] = [
+export const COMMAND_FILES: { names: string[]; load: () => Promise<RegisterCommands> }[] = [
   { names: ['init'], load: async () => (await import('./commands/init.js')).register },
   { names: ['env'], load: async () => (await import('./commands/env.js')).register },
   { names: ['run'], load: async () => (await import('./commands/run.js')).register },
