@@ -203,7 +203,7 @@ ${[
     const push = await execa('git', ['push', 'origin', 'staging'], { cwd: dir, env: QUIET, reject: false });
     expect(push.exitCode).not.toBe(0);
     expect(push.stderr).toContain('remote: knock-env refused this push');
-    expect(push.stderr).toContain('changes workflow "welcome-email", which belongs to development (its origin environment); it can be changed only in development.');
+    expect(push.stderr).toContain('workflow "welcome-email" belongs to development (its origin environment); it cannot be changed in staging.');
     expect(await serverHead('staging')).toBe(before);
   }, 60_000);
 
