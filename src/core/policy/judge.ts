@@ -83,8 +83,9 @@ export interface ProposedChange {
 }
 
 /** The hint for "make the change where it belongs" (one wording everywhere). */
-export function changeWhereItBelongs(owner: string): string {
-  return `Make the change in ${owner}: \`knock-env checkout ${owner}\`, edit, then \`knock-env commit\`.`;
+export function changeWhereItBelongs(owner: string, promoteTo?: string): string {
+  const reach = promoteTo === undefined ? '' : `, and promote it to ${promoteTo}`;
+  return `Make the change in ${owner}: \`knock-env checkout ${owner}\`, edit, then \`knock-env commit\`${reach}.`;
 }
 
 const ACCOUNT_HINT = 'Change the account with knock-env (`knock-env members`, `keys`, `settings`, `env create`); discard the edit with `git checkout -- knock-env.yaml`.';
@@ -187,13 +188,18 @@ class Judgement {
           c.class === 'environment-file'
             ? `${c.path} belongs to the ${owner} environment; it cannot be changed in ${env}.`
             : `${c.path} belongs to ${owner} (paths outside ${CONFIG_FILE}, workflows/, guides/ and environments/ belong to the lowest environment); it cannot be changed in ${env}.`;
-        this.add('owned-elsewhere', c.path, owner, message, changeWhereItBelongs(owner));
+        this.add('owned-elsewhere', c.path, owner, message, changeWhereItBelongs(owner, this.promoteTo(owner)));
       } else if (c.class === 'environment-file') {
         this.needs.set('configure-environment', `change ${env}'s channels, variables or branding`);
       } else {
         this.needs.set('edit-resources', `commit files in ${env}`);
       }
     }
+  }
+
+  /** The environment a change made in `owner` reaches by promotion: this one, when the owner is below it. */
+  private promoteTo(owner: Owner): string | undefined {
+    return owner !== ACCOUNT && rankOf(owner, this.environments) < rankOf(this.env, this.environments) ? this.env : undefined;
   }
 
   private async resourceEdit(r: ResourceChangeClass): Promise<void> {
@@ -207,7 +213,7 @@ class Judgement {
           r.file,
           lowest,
           `${named(r)} belongs to ${lowest}: ${RESOURCE_TYPES[r.kind].plural} are created and changed in ${lowest} and promoted (production write access covers ${kindsPhrase(PRODUCTION_WRITABLE_KINDS)} only); it cannot be ${r.status === 'added' ? 'created' : r.status === 'deleted' ? 'deleted' : 'changed'} in ${env}.`,
-          changeWhereItBelongs(lowest),
+          changeWhereItBelongs(lowest, env),
         );
         return;
       }
@@ -245,7 +251,7 @@ class Judgement {
       return;
     }
     if (owner !== env) {
-      this.add('owned-elsewhere', r.file, owner, `${named(r)} belongs to ${owner} (its origin environment); it cannot be ${r.status === 'deleted' ? 'deleted' : 'changed'} in ${env}.`, changeWhereItBelongs(owner));
+      this.add('owned-elsewhere', r.file, owner, `${named(r)} belongs to ${owner} (its origin environment); it cannot be ${r.status === 'deleted' ? 'deleted' : 'changed'} in ${env}.`, changeWhereItBelongs(owner, this.promoteTo(owner)));
       return;
     }
     if (r.status === 'modified') {
