@@ -8,7 +8,7 @@ import { createEnvironment } from '../../src/core/ops/environments.js';
 import { initProject } from '../../src/core/ops/init.js';
 import { promoteEnvironment } from '../../src/core/ops/promote.js';
 import { validateWorkingTree } from '../../src/core/ops/validate.js';
-import type { ResourceKind } from '../../src/core/resources.js';
+import { RESOURCE_TYPES, type ResourceKind } from '../../src/core/resources.js';
 import { KNOCK_TEMPLATES, assertChain, coreOptionsFor, diskFs, git, tempDir, filesUnder } from '../helpers/repo.js';
 
 
@@ -18,7 +18,8 @@ describe("Knock's template library through the whole loop", () => {
     await initProject(coreOptionsFor(dir));
     await createEnvironment({ ...coreOptionsFor(dir), slug: 'staging' });
     const imported: { kind: ResourceKind; key: string; original: Record<string, unknown> }[] = [];
-    for (const [kind, folder] of [['workflow', 'workflows'], ['guide', 'guides']] as const) {
+    // The guides use the library's message types, so those come along (a guide's message type must exist in the tree).
+    for (const [kind, folder, main] of [['workflow', 'workflows', 'workflow.json'], ['guide', 'guides', 'guide.json'], ['message-type', 'message-types', 'message_type.json']] as const) {
       for (const key of await readdir(join(KNOCK_TEMPLATES, folder))) {
         const source = await filesUnder(join(KNOCK_TEMPLATES, folder, key));
         const { files } = knockResourceToFiles(kind, key, source);
@@ -27,7 +28,7 @@ describe("Knock's template library through the whole loop", () => {
           await mkdir(dirname(target), { recursive: true });
           await writeFile(target, content);
         }
-        imported.push({ kind, key, original: JSON.parse(Buffer.from(source.get(`${kind}.json`)!).toString('utf8')) });
+        imported.push({ kind, key, original: JSON.parse(Buffer.from(source.get(main)!).toString('utf8')) });
       }
     }
     expect(imported.filter((r) => r.kind === 'workflow').length).toBeGreaterThanOrEqual(20);
@@ -48,9 +49,11 @@ describe("Knock's template library through the whole loop", () => {
 
     // What production holds is the original resource, field for field, plus its origin.
     for (const { kind, key, original } of imported) {
-      const text = await git(dir, 'show', `production:${kind}s/${key}/${kind}.yaml`);
+      const type = RESOURCE_TYPES[kind];
+      const text = await git(dir, 'show', `production:${type.dir}/${key}/${type.file}`);
       const { $schema: _schema, __readonly: _readonly, ...fields } = original;
-      expect(YAML.parse(text)).toEqual({ origin_environment: 'development', ...fields });
+      // Message types are development's (no origin protection): they carry no origin line.
+      expect(YAML.parse(text)).toEqual(type.owner === 'origin-environment' ? { origin_environment: 'development', ...fields } : fields);
     }
     for (const referenced of ['workflows/replies/email_1/visual_blocks.json', 'workflows/replies/email_1/visual_blocks/1.content.md']) {
       expect(await git(dir, 'show', `production:${referenced}`)).toBe((await readFile(join(KNOCK_TEMPLATES, referenced), 'utf8')).trimEnd());

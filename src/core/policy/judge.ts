@@ -212,7 +212,7 @@ class Judgement {
           'owned-elsewhere',
           r.file,
           lowest,
-          `${named(r)} belongs to ${lowest}: ${RESOURCE_TYPES[r.kind].plural} are created and changed in ${lowest} and promoted (production write access covers ${kindsPhrase(PRODUCTION_WRITABLE_KINDS)} only); it cannot be ${r.status === 'added' ? 'created' : r.status === 'deleted' ? 'deleted' : 'changed'} in ${env}.`,
+          `${named(r)} belongs to ${lowest}: ${RESOURCE_TYPES[r.kind].plural} are created in ${lowest}, changed only there and promoted (production write access covers ${kindsPhrase(PRODUCTION_WRITABLE_KINDS)} only); it cannot be ${r.status === 'added' ? 'created' : r.status === 'deleted' ? 'deleted' : 'changed'} in ${env}.`,
           changeWhereItBelongs(lowest, env),
         );
         return;
