@@ -3,9 +3,12 @@ import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { isKnockEnvError } from '../../src/core/errors.js';
-import { commitChanges } from '../../src/core/ops/commit.js';
+import { commitChanges as commitLocally, type CommitOptions } from '../../src/core/ops/commit.js';
 import { scaffoldResource } from '../../src/core/ops/scaffold.js';
-import { fetchRemote, pullRemote } from '../../src/core/remote/sync.js';
+import { fetchRemote, pullRemote, withRemote } from '../../src/core/remote/sync.js';
+
+/** A commit against the remote, as the command line makes it. */
+const commitChanges = (options: CommitOptions) => withRemote(options, commitLocally);
 import type { RemoteAccess } from '../../src/core/remote/transport.js';
 import { cli, coreOptionsFor, git } from '../helpers/repo.js';
 import { OWNER, startTeamServer, type TeamServer } from '../helpers/server.js';
