@@ -6,7 +6,7 @@ import madge from 'madge';
 
 /** Lowest first; a path belongs to the first layer with a matching prefix. */
 const LAYERS = [
-  ['foundations', ['core/errors.ts', 'core/yaml-lib.ts', 'core/textdiff.ts', 'core/keys.ts', 'core/context.ts']],
+  ['foundations', ['core/errors.ts', 'core/yaml-lib.ts', 'core/yaml-edit.ts', 'core/textdiff.ts', 'core/keys.ts', 'core/context.ts']],
   ['git', ['core/git/']],
   ['resources and validation', ['core/resources', 'core/validate/', 'core/liquid/', 'core/knock-format/', 'core/run/', 'core/project.ts', 'core/worktree.ts', 'core/validation-cache.ts']],
   ['policy', ['core/policy/', 'core/access.ts', 'core/ownership.ts']],
