@@ -37,6 +37,8 @@ try {
   await ke('Add a staging environment (directly below production)', ['env', 'create', 'staging']);
   await cp(join(root, 'fixtures/demo/workflows'), join(dir, 'workflows'), { recursive: true });
   await cp(join(root, 'fixtures/demo/guides'), join(dir, 'guides'), { recursive: true });
+  await cp(join(root, 'fixtures/demo/layouts'), join(dir, 'layouts'), { recursive: true });
+  await cp(join(root, 'fixtures/demo/message-types'), join(dir, 'message-types'), { recursive: true });
   await cp(join(root, 'fixtures/demo/environments/development'), join(dir, 'environments/development'), { recursive: true });
   await ke('What changed in the working tree', ['status']);
   await ke('Validate everything', ['validate']);
