@@ -56,6 +56,10 @@ const put = async (dir: string, path: string, text: string) => {
   await writeFile(join(dir, path), text);
 };
 const edit = async (dir: string, path: string, change: (text: string) => string) => writeFile(join(dir, path), change(await readFile(join(dir, path), 'utf8')));
+const putPartial = async (dir: string, key: string) => {
+  await put(dir, `partials/${key}/partial.yaml`, 'name: Promo footer\ntype: text\ncontent@: content.txt\n');
+  await put(dir, `partials/${key}/content.txt`, '{{ text | default: "Hello" }}\n');
+};
 const describeIt = (text: string) => text.replace('description: Describe when this workflow runs.', 'description: Changed.');
 
 const ROWS: Row[] = [
@@ -113,6 +117,9 @@ const ROWS: Row[] = [
   { name: 'a production_member edits a production workflow', fixture: 'on', env: 'production', as: { email: 'pat@example.com' }, edit: (d) => edit(d, LEGAL, describeIt), expected: [] },
   { name: 'a production_member edits in development', fixture: 'on', env: 'development', as: { email: 'pat@example.com' }, edit: (d) => edit(d, WELCOME, describeIt), expected: ['role'], skip: { check: ROLE_UNKNOWN_TO_CHECK } },
   { name: 'a development workflow edited in production with write access on (origin protection)', fixture: 'on', env: 'production', edit: (d) => edit(d, WELCOME, describeIt), expected: ['owned-elsewhere'] },
+  // Types without origin protection (layouts, partials, ...) belong to development; production write access does not cover them.
+  { name: 'a partial created in development', fixture: 'off', env: 'development', edit: (d) => putPartial(d, 'promo-footer'), expected: [] },
+  { name: 'a partial created in production with write access on', fixture: 'on', env: 'production', edit: (d) => putPartial(d, 'promo-footer'), expected: ['owned-elsewhere'] },
   { name: 'a member edits a production workflow with write access on', fixture: 'on', env: 'production', as: { email: 'mo@example.com' }, edit: (d) => edit(d, LEGAL, describeIt), expected: [] },
 ];
 
